@@ -1,0 +1,180 @@
+// State store benchmark: durable backups/s and restore latency of a 32 KiB
+// state.tgz at 1, 16 and 64 concurrent clients against a real `statestore
+// serve` process, beside the raw RocksDB synced-put ceiling for the same
+// payload measured in the same run.
+//
+//   build/bin/statestore_bench [--seconds S] [--payload-bytes N]
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "statestore/client.h"
+#include "tests/statestore/statestore_server.h"
+#include "tests/support/child_process.h"
+#include "tests/support/tar_builder.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using midwife::statestore::ClientOptions;
+using midwife::statestore::StateStoreClient;
+
+struct Settings {
+  double seconds = 3;
+  size_t payload_bytes = 32 * 1024;
+};
+
+std::string RandomBytes(std::mt19937_64& rng, size_t n) {
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+// Distinct state.tgz archives of about `bytes` each (incompressible content,
+// so the archive is about the payload size), to cycle through: consecutive
+// backups of one host must differ or the store answers "unchanged".
+std::vector<std::string> MakeArchives(size_t count, size_t bytes) {
+  std::mt19937_64 rng(42);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < count; ++i) {
+    out.push_back(midwife::testing::MakeEsxiStateTgz(
+        {{"etc/vmware/esx.conf", RandomBytes(rng, bytes - 1024)},
+         {"etc/hosts", absl::StrFormat("127.0.0.1 localhost\n# %d\n", i)}}));
+  }
+  return out;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+std::string Mac(int i) { return absl::StrFormat("02:00:00:00:%02x:%02x", (i >> 8) & 0xff, i & 0xff); }
+
+// Raw ceiling: `threads` writers doing synced puts of `payload` into RocksDB
+// with the engine's options, for `seconds`.
+double RawRocksDbPutsPerSecond(const std::string& dir, int threads, const std::string& payload,
+                               double seconds) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.IncreaseParallelism(2);
+  options.enable_blob_files = true;
+  options.min_blob_size = 4096;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::Open(options, dir, &raw).ok()) return 0;
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::atomic<long> puts{0};
+  auto until = Clock::now() + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      for (long i = 0; Clock::now() < until; ++i) {
+        if (db->Put(wo, absl::StrFormat("d/%d/%020d", t, i), payload).ok()) ++puts;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  return puts / seconds;
+}
+
+struct LoadResult {
+  double per_second = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  long failures = 0;
+};
+
+template <typename Op>
+LoadResult RunClients(const ClientOptions& base, int clients, double seconds, Op op) {
+  std::vector<std::vector<double>> latencies(clients);
+  std::atomic<long> failures{0};
+  auto until = Clock::now() + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> workers;
+  for (int c = 0; c < clients; ++c) {
+    workers.emplace_back([&, c] {
+      auto client = StateStoreClient::Connect(base);
+      if (!client.ok()) return;
+      for (long i = 0; Clock::now() < until; ++i) {
+        auto start = Clock::now();
+        bool ok = op(**client, c, i);
+        latencies[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+        if (!ok) ++failures;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  return {all.size() / seconds, Percentile(all, 0.5), Percentile(all, 0.99), failures};
+}
+
+long PeakRssKiB(pid_t pid) {
+  std::ifstream status(absl::StrFormat("/proc/%d/status", pid));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings settings;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--seconds") settings.seconds = std::stod(argv[i + 1]);
+    if (flag == "--payload-bytes") settings.payload_bytes = std::stoul(argv[i + 1]);
+  }
+  midwife::testing::TempDir tmp;
+  const std::vector<std::string> archives = MakeArchives(256, settings.payload_bytes);
+  std::printf("statestore_bench: payload %zu B (state.tgz %zu B), %.1f s per point\n",
+              settings.payload_bytes, archives[0].size(), settings.seconds);
+
+  midwife::statestore::testing::StateStoreServer server(tmp.File("data"));
+  if (!server.Start()) {
+    std::fprintf(stderr, "server did not start:\n%s\n", server.log().c_str());
+    return 1;
+  }
+  ClientOptions options = server.AdminClientOptions();
+
+  std::printf("\n%-8s %14s %14s %8s %12s %12s %12s\n", "clients", "backups/s", "raw puts/s",
+              "ratio", "backup p50", "restore p50", "restore p99");
+  for (int clients : {1, 16, 64}) {
+    double raw = RawRocksDbPutsPerSecond(tmp.File(absl::StrFormat("raw%d", clients)), clients,
+                                         archives[0], settings.seconds);
+    LoadResult backups = RunClients(options, clients, settings.seconds,
+                                    [&](StateStoreClient& c, int id, long i) {
+                                      return c.Backup(Mac(id + 1), archives[(i + id) % archives.size()]).ok();
+                                    });
+    LoadResult restores = RunClients(options, clients, settings.seconds,
+                                     [&](StateStoreClient& c, int id, long) {
+                                       return c.Restore(Mac(id + 1)).ok();
+                                     });
+    std::printf("%-8d %14.0f %14.0f %7.2fx %10.2fms %10.2fms %10.2fms", clients,
+                backups.per_second, raw, raw > 0 ? backups.per_second / raw : 0, backups.p50_ms,
+                restores.p50_ms, restores.p99_ms);
+    if (backups.failures + restores.failures > 0) {
+      std::printf("  FAILURES backup=%ld restore=%ld", backups.failures, restores.failures);
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+  std::printf("\nserver peak RSS: %ld KiB\n", PeakRssKiB(server.pid()));
+  server.Terminate();
+  return 0;
+}

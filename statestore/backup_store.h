@@ -1,0 +1,90 @@
+#ifndef MIDWIFE_STATESTORE_BACKUP_STORE_H_
+#define MIDWIFE_STATESTORE_BACKUP_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/mac_address.h"
+#include "core/state_archive.h"
+#include "proto/statestore.pb.h"
+#include "statestore/storage_engine.h"
+
+namespace midwife::statestore {
+
+namespace v1 = ::midwife::statestore::v1;
+
+struct BackupStoreOptions {
+  // Versions kept per host besides pinned ones (flag --keep, default 10).
+  uint32_t keep_newest = 10;
+  // Largest archive accepted, compressed (flag --max-backup-bytes, 64 MiB).
+  uint64_t max_backup_bytes = 64ull << 20;
+  StateArchiveLimits archive_limits;
+  // Clock seam for tests; defaults to the system clock.
+  std::function<int64_t()> now_unix_ms;
+};
+
+struct BackupResult {
+  v1::VersionInfo version;
+  bool created = false;  // False: identical to the newest version, which is returned.
+};
+
+struct RestoredBackup {
+  v1::VersionInfo info;
+  std::string archive;
+};
+
+struct HostPage {
+  std::vector<v1::HostSummary> hosts;
+  std::string next_page_token;
+};
+
+// The state store's logic, free of gRPC: versions, dedup, retention,
+// compare-and-set, validation and digest checks over a StorageEngine.
+// Thread-safe: concurrent calls for one host are serialized by the engine's
+// compare-and-set on the host's head record (retried internally unless the
+// caller asked for an expected version).
+class BackupStore {
+ public:
+  // `engine` must outlive this object.
+  BackupStore(StorageEngine& engine, BackupStoreOptions options);
+
+  // Validates `archive` against `header.kind` (UNSPECIFIED: detected) and
+  // stores it as the host's next version, pruning beyond retention in the
+  // same atomic commit. INVALID_ARGUMENT for a bad archive or labels, ABORTED
+  // when header.expected_version does not match; nothing is stored then.
+  absl::StatusOr<BackupResult> Backup(const MacAddress& mac, const v1::BackupHeader& header,
+                                      std::string archive);
+
+  // `version` 0: the newest. NOT_FOUND if absent; DATA_LOSS (never the bytes)
+  // if the stored bytes do not match their digest.
+  absl::StatusOr<RestoredBackup> Restore(const MacAddress& mac, uint64_t version);
+
+  absl::StatusOr<v1::VersionInfo> Stat(const MacAddress& mac);
+  // Newest first.
+  absl::StatusOr<std::vector<v1::VersionInfo>> ListVersions(const MacAddress& mac);
+  absl::StatusOr<HostPage> ListHosts(uint32_t page_size, const std::string& page_token);
+  // Returns how many versions were deleted. NOT_FOUND for an unknown host.
+  absl::StatusOr<uint32_t> DeleteHost(const MacAddress& mac);
+  absl::StatusOr<v1::VersionInfo> Pin(const MacAddress& mac, uint64_t version, bool pinned);
+  // Stores version `version` (0: newest) of `from` as a new version of `to`,
+  // labelled copied_from=<from>@<version>.
+  absl::StatusOr<v1::VersionInfo> Copy(const MacAddress& from, const MacAddress& to,
+                                       uint64_t version);
+
+ private:
+  absl::StatusOr<BackupResult> TryBackup(const std::string& mac, const v1::BackupHeader& header,
+                                         const StateArchiveInfo& validated,
+                                         const std::string& archive, const std::string& sha256);
+  int64_t Now() const;
+
+  StorageEngine& engine_;
+  BackupStoreOptions options_;
+};
+
+}  // namespace midwife::statestore
+
+#endif  // MIDWIFE_STATESTORE_BACKUP_STORE_H_

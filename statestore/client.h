@@ -1,0 +1,58 @@
+#ifndef MIDWIFE_STATESTORE_CLIENT_H_
+#define MIDWIFE_STATESTORE_CLIENT_H_
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/statestore.grpc.pb.h"
+#include "statestore/backup_store.h"
+
+namespace midwife::statestore {
+
+struct ClientOptions {
+  std::string server = "127.0.0.1:7411";
+  std::string token;  // Admin or host token; sent as a bearer token.
+  // TLS: trust this CA for the server; with cert and key, present them too.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::chrono::milliseconds deadline{30'000};  // Per call.
+};
+
+// A thin, thread-safe client of the StateStore service: one channel, errors
+// as absl::Status with the server's code and message.
+class StateStoreClient {
+ public:
+  static absl::StatusOr<std::unique_ptr<StateStoreClient>> Connect(const ClientOptions& options);
+
+  absl::StatusOr<v1::BackupResponse> Backup(const std::string& mac, std::string_view archive,
+                                            v1::BackupKind kind = v1::BACKUP_KIND_UNSPECIFIED,
+                                            const std::map<std::string, std::string>& labels = {},
+                                            std::optional<uint64_t> expected_version = std::nullopt);
+  absl::StatusOr<RestoredBackup> Restore(const std::string& mac, uint64_t version = 0);
+  absl::StatusOr<v1::VersionInfo> Stat(const std::string& mac);
+  absl::StatusOr<std::vector<v1::VersionInfo>> ListVersions(const std::string& mac);
+  absl::StatusOr<v1::ListHostsResponse> ListHosts(uint32_t page_size, const std::string& page_token);
+  absl::StatusOr<uint32_t> DeleteHost(const std::string& mac);
+  absl::StatusOr<v1::VersionInfo> Pin(const std::string& mac, uint64_t version, bool pinned);
+  absl::StatusOr<v1::VersionInfo> Copy(const std::string& from, const std::string& to,
+                                       uint64_t version);
+  absl::StatusOr<std::string> IssueHostToken(const std::string& mac);
+
+ private:
+  explicit StateStoreClient(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel);
+  std::unique_ptr<grpc::ClientContext> NewContext() const;
+  absl::Status Result(const grpc::Status& status) const;
+
+  ClientOptions options_;
+  std::unique_ptr<v1::StateStore::Stub> stub_;
+};
+
+}  // namespace midwife::statestore
+
+#endif  // MIDWIFE_STATESTORE_CLIENT_H_

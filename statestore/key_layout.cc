@@ -1,0 +1,21 @@
+#include "statestore/key_layout.h"
+
+#include "absl/strings/str_format.h"
+
+namespace midwife::statestore::keys {
+
+std::string Head(std::string_view mac) { return absl::StrFormat("h/%s", mac); }
+
+std::string Version(std::string_view mac, uint64_t version) {
+  return absl::StrFormat("v/%s/%020u", mac, version);
+}
+
+std::string Chunk(std::string_view mac, uint64_t version, uint32_t chunk) {
+  return absl::StrFormat("d/%s/%020u/%06u", mac, version, chunk);
+}
+
+std::string_view MacOfHead(std::string_view head_key) {
+  return head_key.substr(kHeadPrefix.size());
+}
+
+}  // namespace midwife::statestore::keys

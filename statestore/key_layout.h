@@ -1,0 +1,30 @@
+#ifndef MIDWIFE_STATESTORE_KEY_LAYOUT_H_
+#define MIDWIFE_STATESTORE_KEY_LAYOUT_H_
+
+// Where the state store keeps each record inside a StorageEngine:
+//   h/<mac>                         HostHead (records proto)
+//   v/<mac>/<version:020>           StoredVersion
+//   d/<mac>/<version:020>/<chunk:06> archive bytes, kChunkBytes per chunk
+// <mac> is canonical ("aa:bb:cc:dd:ee:ff"); zero-padded numbers keep byte
+// order equal to numeric order for scans.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace midwife::statestore::keys {
+
+// etcd caps a request at ~1.5 MiB; 1 MiB chunks fit any engine.
+inline constexpr size_t kChunkBytes = 1 << 20;
+
+inline constexpr std::string_view kHeadPrefix = "h/";
+
+std::string Head(std::string_view mac);
+std::string Version(std::string_view mac, uint64_t version);
+std::string Chunk(std::string_view mac, uint64_t version, uint32_t chunk);
+// The MAC part of a Head key.
+std::string_view MacOfHead(std::string_view head_key);
+
+}  // namespace midwife::statestore::keys
+
+#endif  // MIDWIFE_STATESTORE_KEY_LAYOUT_H_

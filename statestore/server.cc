@@ -1,0 +1,129 @@
+#include "statestore/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "core/file_io.h"
+#include "core/log.h"
+#include "core/status_macros.h"
+#include "statestore/authorizer.h"
+#include "statestore/rocksdb_engine.h"
+#include "statestore/state_store_service.h"
+
+namespace midwife::statestore {
+namespace {
+
+// gRPC frames carry at most one 1 MiB chunk plus a little framing.
+constexpr int kMaxMessageBytes = 4 << 20;
+constexpr auto kDrainTime = std::chrono::seconds(10);
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
+    const ServerOptions& options) {
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (options.tls_cert_file.empty()) {
+    if (!options.tls_client_ca_file.empty()) {
+      return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
+    }
+    if (!options.insecure && !IsLoopbackListenAddress(options.listen)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "refusing to listen on ", options.listen,
+          " without TLS: give --tls-cert/--tls-key, or --insecure to accept plaintext"));
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  ASSIGN_OR_RETURN(std::string cert, ReadFile(options.tls_cert_file, 1 << 20));
+  ASSIGN_OR_RETURN(std::string key, ReadSecretFile(options.tls_key_file));
+  ssl.pem_key_cert_pairs.push_back({key, cert});
+  if (!options.tls_client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadFile(options.tls_client_ca_file, 1 << 20));
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+bool IsLoopbackListenAddress(std::string_view listen) {
+  return listen.starts_with("127.") || listen.starts_with("localhost:") ||
+         listen.starts_with("[::1]:") || listen.starts_with("unix:");
+}
+
+absl::Status RunServer(const ServerOptions& options) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", options.data_dir, ": ", ec.message()));
+  ::chmod(options.data_dir.c_str(), 0700);
+  const std::string admin_file = options.admin_token_file.empty()
+                                     ? options.data_dir + "/admin.token"
+                                     : options.admin_token_file;
+  const std::string secret_file = options.host_secret_file.empty()
+                                      ? options.data_dir + "/host-token.secret"
+                                      : options.host_secret_file;
+  ASSIGN_OR_RETURN(std::string admin_token, options.admin_token_file.empty()
+                                                ? ReadOrCreateSecretFile(admin_file)
+                                                : ReadSecretFile(admin_file));
+  ASSIGN_OR_RETURN(std::string host_secret, ReadOrCreateSecretFile(secret_file));
+  ASSIGN_OR_RETURN(auto credentials, MakeCredentials(options));
+  ASSIGN_OR_RETURN(std::unique_ptr<RocksDbEngine> engine,
+                   RocksDbEngine::Open(options.data_dir + "/rocksdb"));
+
+  BackupStore store(*engine, options.store);
+  Authorizer authorizer(std::move(admin_token), HostTokens(std::move(host_secret)));
+  StateStoreService service(store, authorizer, options.store.max_backup_bytes);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, credentials, &port);
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
+  grpc::ResourceQuota quota("statestore");
+  quota.SetMaxThreads(options.max_threads);
+  builder.SetResourceQuota(quota);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  std::string bound = absl::StrCat(host, ":", port);
+  LogEvent("statestore.serving",
+           {{"listen", bound},
+            {"data", options.data_dir},
+            {"tls", options.tls_cert_file.empty() ? "off" : "on"},
+            {"mtls", options.tls_client_ca_file.empty() ? "off" : "on"},
+            {"admin_token_file", admin_file},
+            {"keep", std::to_string(options.store.keep_newest)}});
+  if (!options.ready_file.empty()) {
+    RETURN_IF_ERROR(WriteFileAtomically(options.ready_file, bound + "\n"));
+  }
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  LogEvent("statestore.stopping", {{"signal", std::to_string(signal_number)}});
+  server->Shutdown(std::chrono::system_clock::now() + kDrainTime);
+  server->Wait();
+  LogEvent("statestore.stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace midwife::statestore

@@ -1,0 +1,49 @@
+#ifndef MIDWIFE_STATESTORE_SERVER_H_
+#define MIDWIFE_STATESTORE_SERVER_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "statestore/backup_store.h"
+
+namespace midwife::statestore {
+
+// Default gRPC port of the state store.
+inline constexpr int kDefaultPort = 7411;
+
+struct ServerOptions {
+  std::string data_dir = "data/statestore";
+  std::string listen = "127.0.0.1:7411";
+  // Default <data_dir>/admin.token, created (mode 0600) on first start.
+  std::string admin_token_file;
+  // Secret that host tokens derive from; default <data_dir>/host-token.secret.
+  std::string host_secret_file;
+  // TLS: certificate chain and key (PEM); with client_ca, clients must
+  // present a certificate signed by it (mutual TLS).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  // Needed to listen on a non-loopback address without TLS.
+  bool insecure = false;
+  // When set, "host:port" is written here (atomically) once serving; with
+  // port 0 in `listen` this is how a caller learns the port.
+  std::string ready_file;
+  // HTTP/2 streams per connection (flag --max-streams).
+  int max_concurrent_streams = 256;
+  // Threads serving RPCs at most (flag --max-threads).
+  int max_threads = 64;
+  BackupStoreOptions store;
+};
+
+// Opens the data folder, serves until SIGINT or SIGTERM, then drains for at
+// most 10 s. Returns the error that stopped it from starting or serving.
+// REQUIRES: called from the main thread before any other thread starts, so
+// that the signal mask it sets is inherited by gRPC's threads.
+absl::Status RunServer(const ServerOptions& options);
+
+// True for 127.0.0.0/8, ::1, localhost and unix: addresses.
+bool IsLoopbackListenAddress(std::string_view listen);
+
+}  // namespace midwife::statestore
+
+#endif  // MIDWIFE_STATESTORE_SERVER_H_

@@ -1,0 +1,42 @@
+#ifndef MIDWIFE_TESTS_STATESTORE_STATESTORE_SERVER_H_
+#define MIDWIFE_TESTS_STATESTORE_STATESTORE_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "statestore/client.h"
+#include "tests/support/child_process.h"
+
+namespace midwife::statestore::testing {
+
+// A real `statestore serve` process on a loopback port chosen by the kernel,
+// over a data folder that outlives restarts of the process.
+class StateStoreServer {
+ public:
+  explicit StateStoreServer(std::string data_dir, std::vector<std::string> extra_flags = {});
+  // Starts the process and waits (bounded) until it serves. False if it did
+  // not come up; log() says why.
+  bool Start();
+  void Kill9();
+  int Terminate();  // SIGTERM, returns the wait status.
+
+  const std::string& address() const { return address_; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
+  std::string admin_token() const;
+  std::string log() const;
+  ClientOptions AdminClientOptions() const;
+  std::unique_ptr<StateStoreClient> AdminClient() const;
+  std::unique_ptr<StateStoreClient> ClientWithToken(const std::string& token) const;
+
+ private:
+  std::string data_dir_;
+  std::vector<std::string> extra_flags_;
+  std::string address_;
+  int starts_ = 0;
+  std::unique_ptr<midwife::testing::ChildProcess> process_;
+};
+
+}  // namespace midwife::statestore::testing
+
+#endif  // MIDWIFE_TESTS_STATESTORE_STATESTORE_SERVER_H_
