@@ -1,6 +1,7 @@
 #include "statestore/state_store_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/log.h"
 #include "core/status_macros.h"
 #include "statestore/grpc_status.h"
 #include "statestore/key_layout.h"
@@ -65,8 +66,19 @@ grpc::Status StateStoreService::Backup(grpc::ServerContext* context,
   if (context->IsCancelled()) {
     return grpc::Status(grpc::StatusCode::CANCELLED, "client went away; nothing stored");
   }
+  const size_t bytes = archive.size();
   auto result = store_.Backup(*mac, header, std::move(archive));
-  if (!result.ok()) return ToGrpcStatus(result.status());
+  if (!result.ok()) {
+    LogEvent("backup.refused", {{"mac", mac->ToString()},
+                                {"bytes", std::to_string(bytes)},
+                                {"code", absl::StatusCodeToString(result.status().code())},
+                                {"reason", std::string(result.status().message())}});
+    return ToGrpcStatus(result.status());
+  }
+  LogEvent("backup", {{"mac", mac->ToString()},
+                      {"version", std::to_string(result->version.version())},
+                      {"bytes", std::to_string(bytes)},
+                      {"created", result->created ? "true" : "false"}});
   *response->mutable_version() = result->version;
   response->set_created(result->created);
   return grpc::Status::OK;
@@ -129,6 +141,7 @@ grpc::Status StateStoreService::DeleteHost(grpc::ServerContext* context,
   if (!mac.ok()) return ToGrpcStatus(mac.status());
   auto deleted = store_.DeleteHost(*mac);
   if (!deleted.ok()) return ToGrpcStatus(deleted.status());
+  LogEvent("host.deleted", {{"mac", mac->ToString()}, {"versions", std::to_string(*deleted)}});
   response->set_deleted_versions(*deleted);
   return grpc::Status::OK;
 }
@@ -151,6 +164,9 @@ grpc::Status StateStoreService::Copy(grpc::ServerContext* context, const v1::Cop
   if (!to.ok()) return ToGrpcStatus(to.status());
   auto info = store_.Copy(*from, *to, request->version());
   if (!info.ok()) return ToGrpcStatus(info.status());
+  LogEvent("host.copied", {{"from", from->ToString()},
+                           {"to", to->ToString()},
+                           {"version", std::to_string(info->version())}});
   *response = *std::move(info);
   return grpc::Status::OK;
 }
