@@ -49,8 +49,9 @@ struct StateArchiveInfo {
 // `expected` is empty, detects the kind from its members). Refuses absolute
 // paths, "..", device nodes, FIFOs, sockets, symlinks or hard links that
 // escape the tree, more than the limits, and missing required members.
-// Errors are INVALID_ARGUMENT naming the entry (with its layer, e.g.
-// "state.tgz/local.tgz: etc/../../x") and the reason. Pure: no I/O.
+// Errors are INVALID_ARGUMENT naming the layer, the entry and the reason, e.g.
+// `archive/local.tgz: entry "etc/../../x": path has a ".." component`; the
+// top layer is "archive", nested ones add their member name. Pure: no I/O.
 absl::StatusOr<StateArchiveInfo> ValidateStateArchive(
     std::string_view archive, std::optional<StateKind> expected = std::nullopt,
     const StateArchiveLimits& limits = {});

@@ -2,6 +2,7 @@
 #define MIDWIFE_STATESTORE_CLIENT_H_
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -21,7 +22,12 @@ struct ClientOptions {
   std::string tls_ca_file;
   std::string tls_cert_file;
   std::string tls_key_file;
-  std::chrono::milliseconds deadline{30'000};  // Per call.
+  std::chrono::milliseconds deadline{30'000};  // Per attempt.
+  // Attempts for a call refused as UNAVAILABLE or RESOURCE_EXHAUSTED (server
+  // busy or restarting), with jittered exponential backoff from 20 ms.
+  // Safe for every call: a repeated Backup of the same bytes is answered
+  // with the version already stored.
+  int max_attempts = 5;
 };
 
 // A thin, thread-safe client of the StateStore service: one channel, errors
@@ -48,6 +54,9 @@ class StateStoreClient {
   explicit StateStoreClient(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel);
   std::unique_ptr<grpc::ClientContext> NewContext() const;
   absl::Status Result(const grpc::Status& status) const;
+  // Runs `call` (which makes a fresh context each time) until it succeeds,
+  // fails for good, or runs out of attempts.
+  absl::Status WithRetries(const std::function<grpc::Status()>& call) const;
 
   ClientOptions options_;
   std::unique_ptr<v1::StateStore::Stub> stub_;

@@ -30,8 +30,9 @@ struct ServerOptions {
   std::string ready_file;
   // HTTP/2 streams per connection (flag --max-streams).
   int max_concurrent_streams = 256;
-  // Threads serving RPCs at most (flag --max-threads).
-  int max_threads = 64;
+  // Threads serving RPCs at most (flag --max-threads). Beyond this a call is
+  // refused with RESOURCE_EXHAUSTED, which the client library retries.
+  int max_threads = 256;
   BackupStoreOptions store;
 };
 
