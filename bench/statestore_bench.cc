@@ -3,7 +3,7 @@
 // serve` process, beside the raw RocksDB synced-put ceiling for the same
 // payload measured in the same run.
 //
-//   build/bin/statestore_bench [--seconds S] [--payload-bytes N]
+//   build/bin/statestore_bench [--seconds S] [--state-bytes N]
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <sys/resource.h>
@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -35,23 +36,37 @@ struct Settings {
   size_t payload_bytes = 32 * 1024;
 };
 
-std::string RandomBytes(std::mt19937_64& rng, size_t n) {
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
+// An esx.conf-like /etc: text settings with random values (MACs, UUIDs,
+// counters) and a random host key, compressing about as real state does.
+std::map<std::string, std::string> EtcFiles(std::mt19937_64& rng, int lines) {
+  std::string conf;
+  for (int i = 0; i < lines; ++i) {
+    conf += absl::StrFormat("/net/pnic/child[%04d]/mac = \"00:50:56:%02x:%02x:%02x\"\n", i,
+                            rng() & 0xff, rng() & 0xff, rng() & 0xff);
+    conf += absl::StrFormat("/system/uuid[%d] = \"%016x-%08x\"\n", i, rng(), rng() & 0xffffffff);
+    conf += absl::StrFormat("/adv/Misc/Counter%d = \"%d\"\n", i, rng() % 100000);
+  }
+  std::string key(1679, '\0');
+  for (auto& c : key) c = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[rng() % 64];
+  return {{"etc/vmware/esx.conf", conf},
+          {"etc/ssh/ssh_host_rsa_key", key},
+          {"etc/hosts", "127.0.0.1 localhost\n"}};
 }
 
-// Distinct state.tgz archives of about `bytes` each (incompressible content,
-// so the archive is about the payload size), to cycle through: consecutive
-// backups of one host must differ or the store answers "unchanged".
+// Distinct state.tgz archives of about `bytes` each, to cycle through:
+// consecutive backups of one host must differ or the store answers
+// "unchanged".
 std::vector<std::string> MakeArchives(size_t count, size_t bytes) {
   std::mt19937_64 rng(42);
-  std::vector<std::string> out;
-  for (size_t i = 0; i < count; ++i) {
-    out.push_back(midwife::testing::MakeEsxiStateTgz(
-        {{"etc/vmware/esx.conf", RandomBytes(rng, bytes - 1024)},
-         {"etc/hosts", absl::StrFormat("127.0.0.1 localhost\n# %d\n", i)}}));
+  int lines = 16;
+  while (midwife::testing::MakeEsxiStateTgz(EtcFiles(rng, lines * 2)).size() <= bytes) lines *= 2;
+  int lo = lines, hi = lines * 2;
+  while (hi - lo > 1) {
+    int mid = (lo + hi) / 2;
+    (midwife::testing::MakeEsxiStateTgz(EtcFiles(rng, mid)).size() <= bytes ? lo : hi) = mid;
   }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < count; ++i) out.push_back(midwife::testing::MakeEsxiStateTgz(EtcFiles(rng, lo)));
   return out;
 }
 
@@ -138,12 +153,12 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--seconds") settings.seconds = std::stod(argv[i + 1]);
-    if (flag == "--payload-bytes") settings.payload_bytes = std::stoul(argv[i + 1]);
+    if (flag == "--state-bytes") settings.payload_bytes = std::stoul(argv[i + 1]);
   }
   midwife::testing::TempDir tmp;
   const std::vector<std::string> archives = MakeArchives(256, settings.payload_bytes);
-  std::printf("statestore_bench: payload %zu B (state.tgz %zu B), %.1f s per point\n",
-              settings.payload_bytes, archives[0].size(), settings.seconds);
+  std::printf("statestore_bench: esx.conf-like state.tgz of %zu B, %.1f s per point\n",
+              archives[0].size(), settings.seconds);
 
   midwife::statestore::testing::StateStoreServer server(tmp.File("data"));
   if (!server.Start()) {

@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <libdeflate.h>
 
 #include <algorithm>
 #include <vector>
@@ -9,12 +10,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/archive_reader.h"
+#include "core/status_macros.h"
 #include "core/tar_entry_rules.h"
 
 namespace midwife {
 namespace {
 
 constexpr size_t kReadBlock = 64 * 1024;
+// Layers up to this size inflate in one call (libdeflate); larger ones stream,
+// so memory per validation stays bounded by this, not by the 64 MiB budget.
+constexpr uint64_t kMaxWholeInflateBytes = 8ull << 20;
+
+struct DecompressorFree {
+  void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
+};
 
 // Limits shared by every layer of one archive: the budget is for the whole
 // nest, so a bomb cannot hide one level down.
@@ -49,19 +58,58 @@ std::string_view FileTypeProblem(mode_t type) {
   }
 }
 
-// Streams one gzip'd tar layer, checking every member and keeping the bytes
-// of the members named in `keep`.
+// Inflates a single-member gzip stream in one call with libdeflate (several
+// times faster than zlib's streaming inflate, which dominated the cost of a
+// backup). The trailer's ISIZE bounds the output before anything is
+// allocated. Returns nullopt when the fast path does not apply (ISIZE lies,
+// several members): the caller then streams through libarchive instead.
+absl::StatusOr<std::optional<std::string>> InflateWhole(std::string_view gz,
+                                                       const std::string& layer,
+                                                       const Budget& budget) {
+  if (gz.size() < 18 || static_cast<uint8_t>(gz[0]) != 0x1f || static_cast<uint8_t>(gz[1]) != 0x8b) {
+    return RefuseLayer(layer, "not gzip-compressed");
+  }
+  const auto* tail = reinterpret_cast<const uint8_t*>(gz.data() + gz.size() - 4);
+  const uint64_t isize = tail[0] | tail[1] << 8 | tail[2] << 16 | uint64_t{tail[3]} << 24;
+  if (isize > kMaxWholeInflateBytes ||
+      budget.bytes + isize > budget.limits.max_uncompressed_bytes) {
+    return std::nullopt;
+  }
+  thread_local std::unique_ptr<libdeflate_decompressor, DecompressorFree> decompressor(
+      libdeflate_alloc_decompressor());
+  std::string out(isize, '\0');
+  size_t in_used = 0;
+  size_t out_used = 0;
+  libdeflate_result r = libdeflate_gzip_decompress_ex(decompressor.get(), gz.data(), gz.size(),
+                                                      out.data(), out.size(), &in_used, &out_used);
+  if (r == LIBDEFLATE_BAD_DATA) return RefuseLayer(layer, "corrupt gzip data");
+  if (r != LIBDEFLATE_SUCCESS || in_used != gz.size() || out_used != isize) return std::nullopt;
+  return out;
+}
+
+// Reads one gzip'd tar layer, checking every member and keeping the bytes of
+// the members named in `keep`.
 absl::StatusOr<Layer> ReadLayer(std::string_view bytes, const std::string& layer,
                                 const std::vector<std::string>& keep, Budget& budget) {
+  ASSIGN_OR_RETURN(std::optional<std::string> tar, InflateWhole(bytes, layer, budget));
   ArchiveReadHandle a(archive_read_new());
-  archive_read_support_filter_gzip(a.get());
   archive_read_support_format_tar(a.get());
-  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
+  int opened;
+  if (tar) {
+    budget.bytes += tar->size();
+    opened = archive_read_open_memory(a.get(), tar->data(), tar->size());
+  } else {
+    archive_read_support_filter_gzip(a.get());
+    opened = archive_read_open_memory(a.get(), bytes.data(), bytes.size());
+  }
+  if (opened != ARCHIVE_OK) {
     return RefuseLayer(layer, absl::StrCat("not a gzip'd tar: ", archive_error_string(a.get())));
   }
+  // On the streaming path the layer's bytes count as they are inflated, so a
+  // bomb stops at the limit instead of after inflating.
   auto over_budget = [&] {
-    return budget.bytes + static_cast<uint64_t>(archive_filter_bytes(a.get(), 0)) >
-           budget.limits.max_uncompressed_bytes;
+    return !tar && budget.bytes + static_cast<uint64_t>(archive_filter_bytes(a.get(), 0)) >
+                       budget.limits.max_uncompressed_bytes;
   };
   auto too_big = [&] {
     return RefuseLayer(layer, absl::StrCat("more than ", budget.limits.max_uncompressed_bytes,
@@ -115,11 +163,14 @@ absl::StatusOr<Layer> ReadLayer(std::string_view bytes, const std::string& layer
     return RefuseLayer(layer, absl::StrCat("not a well-formed gzip'd tar: ",
                                            why != nullptr ? why : "unknown error"));
   }
-  if (archive_filter_count(a.get()) < 2 || archive_filter_code(a.get(), 0) != ARCHIVE_FILTER_GZIP) {
-    return RefuseLayer(layer, "not gzip-compressed");
+  if (!tar) {
+    if (archive_filter_count(a.get()) < 2 ||
+        archive_filter_code(a.get(), 0) != ARCHIVE_FILTER_GZIP) {
+      return RefuseLayer(layer, "not gzip-compressed");
+    }
+    budget.bytes += static_cast<uint64_t>(archive_filter_bytes(a.get(), 0));
+    if (budget.bytes > budget.limits.max_uncompressed_bytes) return too_big();
   }
-  budget.bytes += static_cast<uint64_t>(archive_filter_bytes(a.get(), 0));
-  if (budget.bytes > budget.limits.max_uncompressed_bytes) return too_big();
   if (out.names.empty()) return RefuseLayer(layer, "empty archive");
   return out;
 }

@@ -9,7 +9,7 @@ packages=(
   # libraries
   libabsl-dev libarchive-dev libboost-dev libboost-system-dev librocksdb-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
-  libssl-dev libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+  libssl-dev libdeflate-dev libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev
 )
 if [ "${1:-}" = "--test" ]; then
   # real peers the tests talk to

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,7 +23,8 @@ pid_t Spawn(const std::vector<std::string>& argv, int out_fd) {
   if (pid == 0) {
     ::dup2(out_fd, STDOUT_FILENO);
     ::dup2(out_fd, STDERR_FILENO);
-    // A test's child should not outlive the test runner.
+    // A test's child must not outlive the test runner, however it ends.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::setpgid(0, 0);
     ::execv(args[0], args.data());
     ::_exit(127);
@@ -41,7 +43,8 @@ std::string ReadAll(const std::string& path) {
 
 std::string BinaryPath(const std::string& name) {
   const char* dir = std::getenv("MIDWIFE_BIN_DIR");
-  std::string base = dir != nullptr ? dir : "build/bin";
+  // Tests and benchmarks live beside the binaries they start.
+  std::string base = dir != nullptr ? dir : std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
   return std::filesystem::absolute(base + "/" + name).string();
 }
 

@@ -10,7 +10,7 @@
 namespace midwife::testing {
 
 // Absolute path of a project binary: $MIDWIFE_BIN_DIR/<name> (set by ctest),
-// else build/bin/<name> from the current folder.
+// else <name> in the folder of the running executable.
 std::string BinaryPath(const std::string& name);
 
 // A fresh folder under $TMPDIR, removed with everything in it on destruction.
