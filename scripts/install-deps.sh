@@ -13,7 +13,7 @@ packages=(
 )
 if [ "${1:-}" = "--test" ]; then
   # real peers the tests talk to
-  packages+=(curl openssl)
+  packages+=(curl openssl cpio)
 fi
 
 missing=()

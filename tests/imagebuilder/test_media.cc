@@ -17,8 +17,12 @@ struct WriterFree {
   void operator()(archive* a) const { archive_write_free(a); }
 };
 
-void WriteArchive(archive* a, const std::string& path, const Files& files) {
+void WriteArchive(archive* a, const std::string& path, const Files& files,
+                  const Links& links = {}) {
   ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK) << archive_error_string(a);
+  // The ISO writer shares an extent only among entries that say they are linked.
+  std::map<std::string, unsigned> nlink;
+  for (const auto& [name, target] : links) nlink[target] = nlink[name] = 2;
   for (const auto& [name, contents] : files) {
     std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry(archive_entry_new(),
                                                                    archive_entry_free);
@@ -26,9 +30,20 @@ void WriteArchive(archive* a, const std::string& path, const Files& files) {
     archive_entry_set_size(entry.get(), static_cast<la_int64_t>(contents.size()));
     archive_entry_set_filetype(entry.get(), AE_IFREG);
     archive_entry_set_perm(entry.get(), 0644);
+    archive_entry_set_nlink(entry.get(), nlink.contains(name) ? nlink[name] : 1);
     ASSERT_EQ(archive_write_header(a, entry.get()), ARCHIVE_OK) << archive_error_string(a);
     ASSERT_EQ(archive_write_data(a, contents.data(), contents.size()),
               static_cast<la_ssize_t>(contents.size()));
+  }
+  for (const auto& [name, target] : links) {
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry(archive_entry_new(),
+                                                                   archive_entry_free);
+    archive_entry_set_pathname(entry.get(), name.c_str());
+    archive_entry_set_hardlink(entry.get(), target.c_str());
+    archive_entry_set_filetype(entry.get(), AE_IFREG);
+    archive_entry_set_perm(entry.get(), 0644);
+    archive_entry_set_nlink(entry.get(), 2);
+    ASSERT_EQ(archive_write_header(a, entry.get()), ARCHIVE_OK) << archive_error_string(a);
   }
   ASSERT_EQ(archive_write_close(a), ARCHIVE_OK) << archive_error_string(a);
 }
@@ -55,19 +70,21 @@ Files EsxiInstallerFiles(const std::string& seed) {
           {"S.V00", PseudoRandomBytes(seed + "s", 7000)}};
 }
 
-void WriteIso(const std::string& path, const Files& files) {
+void WriteIso(const std::string& path, const Files& files, const Links& links) {
   std::unique_ptr<archive, WriterFree> a(archive_write_new());
   ASSERT_EQ(archive_write_set_format_iso9660(a.get()), ARCHIVE_OK);
   // Like an ESXi installer: only ISO 9660 names.
   ASSERT_EQ(archive_write_set_options(a.get(), "iso9660:!rockridge,iso9660:!joliet"), ARCHIVE_OK)
       << archive_error_string(a.get());
-  WriteArchive(a.get(), path, files);
+  WriteArchive(a.get(), path, files, links);
 }
 
 void WriteTarball(const std::string& path, const Files& files, bool gzip) {
   std::unique_ptr<archive, WriterFree> a(archive_write_new());
   ASSERT_EQ(archive_write_set_format_pax_restricted(a.get()), ARCHIVE_OK);
-  if (gzip) ASSERT_EQ(archive_write_add_filter_gzip(a.get()), ARCHIVE_OK);
+  if (gzip) {
+    ASSERT_EQ(archive_write_add_filter_gzip(a.get()), ARCHIVE_OK);
+  }
   WriteArchive(a.get(), path, files);
 }
 

@@ -28,8 +28,13 @@ inline constexpr char kEsxiBootCfg[] =
 // `size` bytes that depend on `seed`.
 std::string PseudoRandomBytes(const std::string& seed, size_t size);
 
-// Writes an ISO 9660 image; dies (gtest ASSERT in the caller) on failure.
-void WriteIso(const std::string& path, const Files& files);
+// link path -> target path: a second name for the target's bytes.
+using Links = std::map<std::string, std::string>;
+
+// Writes an ISO 9660 image; fails the test on error (wrap in
+// ASSERT_NO_FATAL_FAILURE to stop). `links` share their target's extent, as
+// mkisofs does for files with the same bytes.
+void WriteIso(const std::string& path, const Files& files, const Links& links = {});
 // Writes a tarball; gzip'd when `gzip`.
 void WriteTarball(const std::string& path, const Files& files, bool gzip);
 // Creates the files (and their folders) under `dir`.

@@ -2,9 +2,9 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
-#include <string_view>
 
 #include "bootserver/dhcp/dhcp_options.h"
 #include "gmock/gmock.h"
@@ -69,12 +69,12 @@ TEST(ClientArch, PlansTheBootFileByArchitecture) {
       {9, false, Transport::kTftp, "ipxe.efi"},  // RFC 4578's x64 code, still in use
       {16, false, Transport::kHttp, "ipxe.efi"},
       {17, false, Transport::kHttp, "ipxe.efi"},
-      {7, true, Transport::kHttp, "ipxe.efi"},   // vendor class HTTPClient
-      {0, true, Transport::kNone, ""},            // BIOS HTTP boot has no use for an NBP
+      {7, true, Transport::kHttp, "ipxe.efi"},  // vendor class HTTPClient
+      {0, true, Transport::kNone, ""},          // BIOS HTTP boot has no use for an NBP
       {20, false, Transport::kNone, ""},
-      {6, false, Transport::kNone, ""},           // no IA32 EFI iPXE in Debian
+      {6, false, Transport::kNone, ""},  // no IA32 EFI iPXE in Debian
       {15, false, Transport::kNone, ""},
-      {11, false, Transport::kNone, ""},          // no ARM64 iPXE in Debian
+      {11, false, Transport::kNone, ""},  // no ARM64 iPXE in Debian
       {19, false, Transport::kNone, ""},
       {10, false, Transport::kNone, ""},
       {2, false, Transport::kNone, ""},
@@ -117,7 +117,7 @@ TEST(ClientArchitectureOption, ReadsOption93ElseTheVendorClassArchField) {
     std::optional<uint16_t> arch;
   } kCases[] = {
       {{0, 7}, "PXEClient:Arch:00000:UNDI:002001", 7},  // option 93 wins
-      {{0, 11, 0, 7}, "", 11},                         // a list: the first
+      {{0, 11, 0, 7}, "", 11},                          // a list: the first
       {{}, "PXEClient:Arch:00007:UNDI:003000", 7},
       {{}, "HTTPClient:Arch:00016:UNDI:003000", 16},
       {{}, "PXEClient:Arch:00000", 0},
@@ -125,7 +125,7 @@ TEST(ClientArchitectureOption, ReadsOption93ElseTheVendorClassArchField) {
       {{}, "PXEClient:Arch:0x007:UNDI", std::nullopt},
       {{}, "PXEClient:Arch:99999:UNDI", std::nullopt},
       {{}, "PXEClient", std::nullopt},
-      {{7}, "", std::nullopt},                          // malformed 93 reads as absent
+      {{7}, "", std::nullopt},  // malformed 93 reads as absent
       {{0, 7, 0}, "PXEClient:Arch:00009:UNDI", 9},
       {{}, "", std::nullopt},
   };
@@ -145,11 +145,11 @@ TEST(IpxeClient, RecognisesUserClassIpxeInBothFormsAndOption175) {
     return IsIpxeClient(p);
   };
   EXPECT_TRUE(with(option::kUserClass, {'i', 'P', 'X', 'E'}));
-  EXPECT_TRUE(with(option::kUserClass, {4, 'i', 'P', 'X', 'E'}));          // RFC 3004
+  EXPECT_TRUE(with(option::kUserClass, {4, 'i', 'P', 'X', 'E'}));  // RFC 3004
   EXPECT_TRUE(with(option::kUserClass, {2, 'a', 'b', 4, 'i', 'P', 'X', 'E'}));
   EXPECT_TRUE(with(option::kIpxeEncapsulated, {0x13, 1, 1}));
   EXPECT_FALSE(with(option::kUserClass, {'g', 'P', 'X', 'E'}));
-  EXPECT_FALSE(with(option::kUserClass, {9, 'i', 'P', 'X', 'E'}));          // overruns
+  EXPECT_FALSE(with(option::kUserClass, {9, 'i', 'P', 'X', 'E'}));  // overruns
   EXPECT_FALSE(with(option::kUserClass, {0}));
   EXPECT_FALSE(with(option::kVendorClass, {'i', 'P', 'X', 'E'}));
 }

@@ -1,5 +1,6 @@
 #include "bootserver/dhcp/dhcp_codec.h"
 
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,8 +47,8 @@ TEST(DhcpCodecParse, ReadsTheFixedFieldsOfABiosPxeDiscover) {
   EXPECT_EQ(p->secs, 4);
   EXPECT_TRUE(p->broadcast());
   EXPECT_TRUE(IsZero(p->ciaddr));
-  EXPECT_THAT(p->chaddr, ElementsAre(0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0, 0, 0, 0, 0, 0, 0, 0,
-                                     0, 0));
+  EXPECT_THAT(p->chaddr,
+              ElementsAre(0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
   EXPECT_EQ(p->sname, "");
   EXPECT_EQ(p->file, "");
   EXPECT_EQ(p->message_type(), static_cast<uint8_t>(MessageType::kDiscover));
@@ -91,8 +92,8 @@ TEST(DhcpCodecRoundTrip, ParseOfSerializeGivesThePacketBack) {
   p.SetOption(option::kMessageType, std::vector<uint8_t>{2});
   p.SetOption(option::kBootfileName, "http://192.0.2.1:8080/boot/aa-bb-cc-dd-ee-ff/boot.ipxe");
   p.SetOption(option::kVendorSpecific, PxeBootFileOnlyVendorOptions());
-  p.SetOption(200, std::vector<uint8_t>{});             // empty option
-  p.SetOption(201, std::vector<uint8_t>(600, 0x5a));    // split into 255 + 255 + 90
+  p.SetOption(200, std::vector<uint8_t>{});           // empty option
+  p.SetOption(201, std::vector<uint8_t>(600, 0x5a));  // split into 255 + 255 + 90
   absl::StatusOr<std::vector<uint8_t>> bytes = Serialize(p);
   ASSERT_TRUE(bytes.ok()) << bytes.status();
   absl::StatusOr<DhcpPacket> parsed = Parse(*bytes);
@@ -118,9 +119,18 @@ TEST(DhcpCodecSerialize, RefusesFieldsThatDoNotFit) {
       {[](DhcpPacket& p) { p.hlen = 17; }, "hlen 17 exceeds 16"},
       {[](DhcpPacket& p) { p.sname = std::string(64, 'x'); }, "sname is 64 bytes, at most 63"},
       {[](DhcpPacket& p) { p.file = std::string(128, 'x'); }, "file is 128 bytes, at most 127"},
-      {[](DhcpPacket& p) { p.options.push_back({0, {}}); }, "option code 0"},
-      {[](DhcpPacket& p) { p.options.push_back({52, {1}}); }, "option code 52"},
-      {[](DhcpPacket& p) { p.options.push_back({255, {}}); }, "option code 255"},
+      {[](DhcpPacket& p) {
+         p.options.push_back({0, {}});
+       },
+       "option code 0"},
+      {[](DhcpPacket& p) {
+         p.options.push_back({52, {1}});
+       },
+       "option code 52"},
+      {[](DhcpPacket& p) {
+         p.options.push_back({255, {}});
+       },
+       "option code 255"},
       {[](DhcpPacket& p) { p.SetOption(1, std::vector<uint8_t>(5000)); }, "at most 4096"},
   };
   for (const auto& c : kCases) {
@@ -143,9 +153,8 @@ TEST(DhcpCodecParse, ConcatenatesRepeatedOptionsInFirstPosition) {  // RFC 3396
 
 TEST(DhcpCodecParse, ReadsOverloadedFileAndSnameFieldsAfterTheOptions) {
   // Option 52 = 3: options continue in file, then in sname (RFC 2131 §4.1).
-  absl::StatusOr<DhcpPacket> p =
-      Parse(Message("35 01 05  34 01 03  43 02 61 62  ff", "43 02 63 64  42 01 73  ff",
-                    "43 01 65  ff"));
+  absl::StatusOr<DhcpPacket> p = Parse(
+      Message("35 01 05  34 01 03  43 02 61 62  ff", "43 02 63 64  42 01 73  ff", "43 01 65  ff"));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->file, "");
   EXPECT_EQ(p->sname, "");
@@ -186,8 +195,9 @@ TEST(DhcpCodecParse, RefusesMalformedMessagesNamingWhatAndWhy) {
       {bad_cookie, "bad magic cookie"},
       {bad_hlen, "hlen 17 exceeds 16"},
       {Message("35"), "option 53 at offset 240 in options has no length byte"},
-      {Message("35 01 01 3c 20 50 58 45"), "option 60 at offset 243 in options claims 32 bytes "
-                                           "but only 3 remain"},
+      {Message("35 01 01 3c 20 50 58 45"),
+       "option 60 at offset 243 in options claims 32 bytes "
+       "but only 3 remain"},
       {Message("34 01 04"), "option 52 (overload) must be one byte 1, 2 or 3"},
       {Message("34 02 01 01"), "option 52 (overload) must be one byte"},
       {Message("34 01 01", "34 01 02 ff"), "option 52 (overload) inside file"},
@@ -215,6 +225,36 @@ TEST(DhcpCodecParse, NeverCrashesOnAnyPrefixOrCorruptionOfAGoldenPacket) {
       (void)Parse(corrupt);
     }
   }
+}
+
+TEST(DhcpCodecParse, RandomOptionAreasNeverCrashAndWhatParsesRoundTrips) {
+  std::mt19937 random(4578);  // fixed seed: the same packets every run
+  constexpr uint8_t kInteresting[] = {0, 1, 2, 3, 52, 53, 60, 67, 93, 255};
+  size_t parsed = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::vector<uint8_t> bytes = Message("");
+    const bool overload_area = random() % 4 == 0;
+    const size_t first = overload_area ? 44 : bytes.size();
+    if (!overload_area) bytes.resize(bytes.size() + random() % 96);
+    for (size_t at = first; at < bytes.size(); ++at) {
+      if (!overload_area || at < kFixedHeaderBytes || at >= kMinDhcpPacketBytes) {
+        bytes[at] = random() % 2 ? kInteresting[random() % 10] : static_cast<uint8_t>(random() % 8);
+      }
+    }
+    if (overload_area) {
+      const std::vector<uint8_t> overload = FromHex("34 01 03 ff");
+      bytes.insert(bytes.end(), overload.begin(), overload.end());
+    }
+    absl::StatusOr<DhcpPacket> packet = Parse(bytes);
+    if (!packet.ok()) continue;
+    ++parsed;
+    absl::StatusOr<std::vector<uint8_t>> again = Serialize(*packet);
+    ASSERT_TRUE(again.ok()) << again.status();
+    absl::StatusOr<DhcpPacket> reparsed = Parse(*again);
+    ASSERT_TRUE(reparsed.ok()) << reparsed.status();
+    EXPECT_EQ(*reparsed, *packet);
+  }
+  EXPECT_GT(parsed, 500u);  // the test does reach the happy paths
 }
 
 TEST(Ipv4, FormatsDottedQuad) {

@@ -186,8 +186,8 @@ TEST(ProxyDhcp, IgnoresWhatIsNotForItSayingWhy) {
        ProxyPort::kDhcp67, absl::StatusCode::kFailedPrecondition, "not a PXE client"},
       {"a reply", [](DhcpPacket& p) { p.op = kBootReply; }, ProxyPort::kDhcp67,
        absl::StatusCode::kFailedPrecondition, "not a BOOTREQUEST"},
-      {"plain BOOTP", [](DhcpPacket& p) { p.options.erase(p.options.begin()); },
-       ProxyPort::kDhcp67, absl::StatusCode::kFailedPrecondition, "no DHCP message type"},
+      {"plain BOOTP", [](DhcpPacket& p) { p.options.erase(p.options.begin()); }, ProxyPort::kDhcp67,
+       absl::StatusCode::kFailedPrecondition, "no DHCP message type"},
       {"RELEASE", [](DhcpPacket& p) { p.SetOption(53, std::vector<uint8_t>{7}); },
        ProxyPort::kDhcp67, absl::StatusCode::kFailedPrecondition, "message type 7 on port 67"},
       {"DISCOVER to 4011", [](DhcpPacket&) {}, ProxyPort::kPxe4011,
@@ -205,11 +205,17 @@ TEST(ProxyDhcp, IgnoresWhatIsNotForItSayingWhy) {
          p.SetOption(option::kVendorClass, "PXEClient");
        },
        ProxyPort::kDhcp67, absl::StatusCode::kInvalidArgument, "no client architecture"},
-      {"ARM64 with Debian's iPXE", [](DhcpPacket& p) { p.SetOption(93, std::vector<uint8_t>{0, 11}); },
+      {"ARM64 with Debian's iPXE",
+       [](DhcpPacket& p) {
+         p.SetOption(93, std::vector<uint8_t>{0, 11});
+       },
        ProxyPort::kDhcp67, absl::StatusCode::kNotFound,
        "52:54:00:12:34:56: no boot file configured for arch 11 (ARM 64-bit UEFI)"},
-      {"PowerPC", [](DhcpPacket& p) { p.SetOption(93, std::vector<uint8_t>{0, 12}); }, ProxyPort::kDhcp67,
-       absl::StatusCode::kNotFound, "no boot file for arch 12"},
+      {"PowerPC",
+       [](DhcpPacket& p) {
+         p.SetOption(93, std::vector<uint8_t>{0, 12});
+       },
+       ProxyPort::kDhcp67, absl::StatusCode::kNotFound, "no boot file for arch 12"},
   };
   for (const auto& c : kCases) {
     SCOPED_TRACE(c.name);

@@ -29,11 +29,13 @@ TEST(TftpNegotiation, BlockSizeIsClampedToTheServerMaximumOrOmitted) {
     std::optional<std::string> acknowledged;  // nullopt: omitted from the OACK
     uint16_t used;
   } kCases[] = {
-      {"512", "512", 512},       {"8", "8", 8},           {"1432", "1432", 1432},
-      {"1468", "1468", 1468},    {"1469", "1468", 1468},  {"65464", "1468", 1468},
-      {"65465", "1468", 1468},   {"9999999999", "1468", 1468},
-      {"7", std::nullopt, 512},  {"0", std::nullopt, 512}, {"", std::nullopt, 512},
-      {"-1", std::nullopt, 512}, {"+512", std::nullopt, 512}, {" 512", std::nullopt, 512},
+      {"512", "512", 512},         {"8", "8", 8},
+      {"1432", "1432", 1432},      {"1468", "1468", 1468},
+      {"1469", "1468", 1468},      {"65464", "1468", 1468},
+      {"65465", "1468", 1468},     {"9999999999", "1468", 1468},
+      {"7", std::nullopt, 512},    {"0", std::nullopt, 512},
+      {"", std::nullopt, 512},     {"-1", std::nullopt, 512},
+      {"+512", std::nullopt, 512}, {" 512", std::nullopt, 512},
       {"512x", std::nullopt, 512}, {"99999999999", std::nullopt, 512},
   };
   for (const auto& c : kCases) {
@@ -58,8 +60,13 @@ TEST(TftpNegotiation, TimeoutIsEchoedExactlyWhenInRangeElseOmitted) {
   const struct {
     std::string requested;
     std::optional<int> accepted;
-  } kCases[] = {{"1", 1}, {"3", 3}, {"255", 255}, {"0", std::nullopt},
-                {"256", std::nullopt}, {"1.5", std::nullopt}, {"", std::nullopt}};
+  } kCases[] = {{"1", 1},
+                {"3", 3},
+                {"255", 255},
+                {"0", std::nullopt},
+                {"256", std::nullopt},
+                {"1.5", std::nullopt},
+                {"", std::nullopt}};
   for (const auto& c : kCases) {
     SCOPED_TRACE(c.requested);
     const NegotiatedOptions n = NegotiateReadOptions({{"timeout", c.requested}}, 0, kLimits);
@@ -88,8 +95,8 @@ TEST(TftpNegotiation, WindowSizeIsClampedToTheServerMaximumOrOmitted) {
     std::string requested;
     std::optional<std::string> acknowledged;
     uint16_t used;
-  } kCases[] = {{"1", "1", 1},     {"16", "16", 16},        {"64", "64", 64},
-                {"65", "64", 64},  {"65535", "64", 64},     {"65536", "64", 64},
+  } kCases[] = {{"1", "1", 1},          {"16", "16", 16},      {"64", "64", 64},
+                {"65", "64", 64},       {"65535", "64", 64},   {"65536", "64", 64},
                 {"0", std::nullopt, 1}, {"x", std::nullopt, 1}};
   for (const auto& c : kCases) {
     SCOPED_TRACE(c.requested);
@@ -104,16 +111,18 @@ TEST(TftpNegotiation, WindowSizeIsClampedToTheServerMaximumOrOmitted) {
 }
 
 TEST(TftpNegotiation, UnknownOptionsAreIgnoredAndOrderIsKept) {
-  const NegotiatedOptions n = NegotiateReadOptions(
-      {{"windowsize", "8"}, {"multicast", ""}, {"utimeout", "500"}, {"tsize", "0"},
-       {"blksize", "1408"}, {"timeout", "2"}},
-      1234, kLimits);
+  const NegotiatedOptions n = NegotiateReadOptions({{"windowsize", "8"},
+                                                    {"multicast", ""},
+                                                    {"utimeout", "500"},
+                                                    {"tsize", "0"},
+                                                    {"blksize", "1408"},
+                                                    {"timeout", "2"}},
+                                                   1234, kLimits);
   EXPECT_EQ(n.block_size, 1408);
   EXPECT_EQ(n.window_size, 8);
   EXPECT_EQ(n.timeout_seconds, 2);
-  EXPECT_THAT(n.acknowledged,
-              ElementsAre(Option{"windowsize", "8"}, Option{"tsize", "1234"},
-                          Option{"blksize", "1408"}, Option{"timeout", "2"}));
+  EXPECT_THAT(n.acknowledged, ElementsAre(Option{"windowsize", "8"}, Option{"tsize", "1234"},
+                                          Option{"blksize", "1408"}, Option{"timeout", "2"}));
 }
 
 TEST(TftpNegotiation, OnlyUnknownOptionsMeansNoOack) {

@@ -49,7 +49,9 @@ struct PerfectClient {
         EXPECT_EQ(block.wire_block, static_cast<uint16_t>(next_index));
         EXPECT_EQ(block.offset, next_offset);
         EXPECT_LE(block.length, block_size);
-        if (block.offset + block.length < file_size) EXPECT_EQ(block.length, block_size);
+        if (block.offset + block.length < file_size) {
+          EXPECT_EQ(block.length, block_size);
+        }
         saw_empty_last_block = block.length == 0;
         next_offset += block.length;
         ++next_index;
@@ -88,7 +90,8 @@ TEST(TftpTransfer, FullTransferAtWindowSize1And16) {
     PerfectClient client;
     EXPECT_EQ(client.Run(transfer, size, 1468), Kind::kDone);
     EXPECT_EQ(transfer.block_count(), 101u);
-    EXPECT_EQ(client.sends, static_cast<uint64_t>(1 + (101 + window - 1) / window));  // OACK + windows
+    EXPECT_EQ(client.sends,
+              static_cast<uint64_t>(1 + (101 + window - 1) / window));  // OACK + windows
     EXPECT_EQ(transfer.retransmissions(), 0u);
   }
 }
@@ -142,7 +145,7 @@ TEST(TftpTransfer, DuplicateAndOldAcksSendNothing) {  // no Sorcerer's Apprentic
 TEST(TftpTransfer, TimeoutRetransmitsTheWindowWithBackoffThenGivesUp) {
   ReadTransfer transfer(512 * 10, Config(512, 3));
   TftpAction a = transfer.Start(kT0);
-  std::vector<milliseconds> waits = {a.deadline - kT0};
+  std::vector<milliseconds> waits = {std::chrono::duration_cast<milliseconds>(a.deadline - kT0)};
   while (true) {
     const TftpAction::TimePoint now = a.deadline;
     a = transfer.OnTimeout(now);
@@ -152,8 +155,8 @@ TEST(TftpTransfer, TimeoutRetransmitsTheWindowWithBackoffThenGivesUp) {
                                       BlockToSend{3, 3, 1024, 512}));
     waits.push_back(std::chrono::duration_cast<milliseconds>(a.deadline - now));
   }
-  EXPECT_THAT(waits, ElementsAre(seconds(1), seconds(2), seconds(4), seconds(8), seconds(8),
-                                 seconds(8)));
+  EXPECT_THAT(waits,
+              ElementsAre(seconds(1), seconds(2), seconds(4), seconds(8), seconds(8), seconds(8)));
   EXPECT_EQ(a.kind, Kind::kFailed);
   EXPECT_EQ(a.status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(a.status.message(), HasSubstr("no ACK for block 1 of 11 after 5 retransmissions"));
@@ -239,11 +242,10 @@ TEST(TftpTransfer, AcksAroundTheRolloverMapToTheRightBlocks) {
   TftpAction a = transfer.Start(kT0);
   while (a.blocks.back().index < 65533) a = transfer.OnAck(a.blocks.back().wire_block, kT0);
   ASSERT_EQ(a.blocks.front().index, 65533u);
-  EXPECT_THAT(a.blocks,
-              ElementsAre(BlockToSend{65533, 65533, 65532ull * 512, 512},
-                          BlockToSend{65534, 65534, 65533ull * 512, 512},
-                          BlockToSend{65535, 65535, 65534ull * 512, 512},
-                          BlockToSend{65536, 0, 65535ull * 512, 512}));
+  EXPECT_THAT(a.blocks, ElementsAre(BlockToSend{65533, 65533, 65532ull * 512, 512},
+                                    BlockToSend{65534, 65534, 65533ull * 512, 512},
+                                    BlockToSend{65535, 65535, 65534ull * 512, 512},
+                                    BlockToSend{65536, 0, 65535ull * 512, 512}));
   a = transfer.OnAck(0, kT0);  // wire 0 is block 65536 now
   EXPECT_THAT(a.blocks.front(), BlockToSend({65537, 1, 65536ull * 512, 512}));
   EXPECT_EQ(transfer.OnAck(65535, kT0).kind, Kind::kWait);  // old, before the rollover
@@ -265,6 +267,12 @@ TEST(TftpTransfer, ClientErrorAbortsTheTransfer) {
   EXPECT_THAT(a.status.message(), HasSubstr("TFTP error 0: \"user cancelled\""));
   EXPECT_EQ(transfer.OnTimeout(kT0 + seconds(60)).kind, Kind::kFailed);
   EXPECT_EQ(transfer.OnAck(1, kT0).kind, Kind::kFailed);
+}
+
+TEST(TftpTransfer, ZeroSizesFromABuggyCallerAreClampedNotFatal) {
+  ReadTransfer transfer(100, Config(0, 0));
+  EXPECT_EQ(transfer.block_count(), 13u);  // 8-byte blocks
+  EXPECT_THAT(transfer.Start(kT0).blocks, ElementsAre(BlockToSend{1, 1, 0, 8}));
 }
 
 TEST(TftpTransfer, CallsAfterDoneStayDone) {

@@ -1,0 +1,258 @@
+#include "bootserver/http/http_server.h"
+
+#include <sys/sendfile.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "core/log.h"
+
+namespace midwife::bootserver {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// %XX decoding; a malformed escape stays as it is (the router then refuses
+// the path it does not know).
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+HttpRequest ToRequest(const http::request<http::string_body>& in, const std::string& remote) {
+  HttpRequest r;
+  r.method = std::string(in.method_string());
+  std::string_view target(in.target().data(), in.target().size());
+  size_t q = target.find('?');
+  r.path = PercentDecode(target.substr(0, q));
+  if (q != std::string_view::npos) {
+    std::string_view query = target.substr(q + 1);
+    while (!query.empty()) {
+      size_t amp = query.find('&');
+      std::string_view pair = query.substr(0, amp);
+      size_t eq = pair.find('=');
+      r.query[PercentDecode(pair.substr(0, eq))] =
+          eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    }
+  }
+  for (const auto& field : in) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.headers[name] = std::string(field.value());
+  }
+  r.body = in.body();
+  r.remote_address = remote;
+  return r;
+}
+
+}  // namespace
+
+struct HttpServer::Shared {
+  HttpServerOptions options;
+  HttpHandlers handlers;
+  tcp::acceptor acceptor;
+  asio::thread_pool blocking_pool;
+  std::atomic<size_t> connections{0};
+  std::atomic<bool> stopping{false};
+
+  Shared(asio::io_context& io, HttpServerOptions o, HttpHandlers h)
+      : options(std::move(o)),
+        handlers(std::move(h)),
+        acceptor(io),
+        blocking_pool(static_cast<size_t>(std::max(1, options.blocking_threads))) {}
+
+  asio::awaitable<void> Accept(std::shared_ptr<Shared> self);
+  asio::awaitable<void> Session(std::shared_ptr<Shared> self, tcp::socket socket);
+  asio::awaitable<bool> SendFile(beast::tcp_stream& stream, const FileRange& range);
+};
+
+HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, HttpHandlers handlers)
+    : io_(io), shared_(std::make_shared<Shared>(io, std::move(options), std::move(handlers))) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+absl::Status HttpServer::Start() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(shared_->options.address, ec);
+  if (ec)
+    return absl::InvalidArgumentError(
+        absl::StrCat("HTTP address ", shared_->options.address, ": ", ec.message()));
+  tcp::endpoint endpoint(address, shared_->options.port);
+  auto& acceptor = shared_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for HTTP on ",
+                                               shared_->options.address, ":", shared_->options.port,
+                                               ": ", ec.message()));
+  }
+  port_ = acceptor.local_endpoint().port();
+  asio::co_spawn(io_, shared_->Accept(shared_), asio::detached);
+  return absl::OkStatus();
+}
+
+void HttpServer::Stop() {
+  if (shared_->stopping.exchange(true)) return;
+  boost::system::error_code ec;
+  shared_->acceptor.close(ec);
+  shared_->blocking_pool.join();
+}
+
+asio::awaitable<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
+  auto executor = co_await asio::this_coro::executor;
+  while (!stopping) {
+    boost::system::error_code ec;
+    tcp::socket socket =
+        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (stopping || ec == asio::error::operation_aborted) co_return;
+      continue;  // EMFILE and the like: the next accept may succeed.
+    }
+    if (connections.load() >= options.max_connections) {
+      socket.close(ec);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(executor, Session(self, std::move(socket)), asio::detached);
+  }
+}
+
+// sendfile(2) from the page cache straight to the socket; waits for the
+// socket to drain instead of blocking an I/O thread.
+asio::awaitable<bool> HttpServer::Shared::SendFile(beast::tcp_stream& stream,
+                                                   const FileRange& range) {
+  tcp::socket& socket = stream.socket();
+  socket.non_blocking(true);
+  off_t offset = static_cast<off_t>(range.offset);
+  uint64_t remaining = range.length;
+  while (remaining > 0) {
+    ssize_t n = ::sendfile(socket.native_handle(), range.file->fd(), &offset,
+                           std::min<uint64_t>(remaining, 1 << 30));
+    if (n > 0) {
+      remaining -= static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      boost::system::error_code ec;
+      stream.expires_after(options.io_timeout);
+      co_await socket.async_wait(tcp::socket::wait_write,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return false;
+      continue;
+    }
+    co_return false;  // The file shrank or the peer is gone.
+  }
+  co_return true;
+}
+
+asio::awaitable<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_ptr<Shared> self,
+                                                  tcp::socket socket) {
+  ++connections;
+  struct Release {
+    std::atomic<size_t>& n;
+    ~Release() { --n; }
+  } release{connections};
+  boost::system::error_code ec;
+  std::string remote = socket.remote_endpoint(ec).address().to_string();
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
+    parser.body_limit(options.max_body_bytes);
+    stream.expires_after(options.io_timeout);
+    co_await http::async_read(stream, buffer, parser,
+                              asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout) break;
+    HttpResponse response;
+    bool keep_alive = false;
+    if (ec == http::error::header_limit) {
+      response = TextResponse(
+          431, "request header larger than " + std::to_string(options.max_header_bytes) + " bytes");
+    } else if (ec == http::error::body_limit) {
+      response = TextResponse(
+          413, "request body larger than " + std::to_string(options.max_body_bytes) + " bytes");
+    } else if (ec) {
+      if (ec == asio::error::eof || ec == asio::error::connection_reset ||
+          ec == asio::error::operation_aborted)
+        break;
+      response = TextResponse(400, "malformed HTTP request: " + ec.message());
+    } else {
+      const auto& message = parser.get();
+      keep_alive = message.keep_alive();
+      HttpRequest request = ToRequest(message, remote);
+      if (handlers.is_blocking && handlers.is_blocking(request)) {
+        // Hop to the blocking pool and back, so a slow store never stalls I/O.
+        auto io_executor = co_await asio::this_coro::executor;
+        co_await asio::post(blocking_pool, asio::use_awaitable);
+        response = handlers.handle(request);
+        co_await asio::post(io_executor, asio::use_awaitable);
+      } else {
+        response = handlers.handle(request);
+      }
+    }
+    http::response<http::string_body> out;
+    out.version(11);
+    out.result(static_cast<http::status>(response.status));
+    for (const auto& [name, value] : response.headers) out.set(name, value);
+    out.set(http::field::server, "midwife");
+    out.keep_alive(keep_alive);
+    stream.expires_after(options.io_timeout);
+    if (response.file && !response.head_only) {
+      http::response<http::empty_body> header{out.result(), 11};
+      header.base() = out.base();
+      header.content_length(response.file->length);
+      http::response_serializer<http::empty_body> serializer(header);
+      co_await http::async_write_header(stream, serializer,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || !co_await SendFile(stream, *response.file)) break;
+    } else {
+      const uint64_t length = response.ContentLength();
+      if (!response.head_only) out.body() = std::move(response.body);
+      out.content_length(length);
+      if (response.head_only) {
+        http::response<http::empty_body> header{out.result(), 11};
+        header.base() = out.base();
+        http::response_serializer<http::empty_body> serializer(header);
+        co_await http::async_write_header(stream, serializer,
+                                          asio::redirect_error(asio::use_awaitable, ec));
+      } else {
+        co_await http::async_write(stream, out, asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (ec) break;
+    }
+    if (!keep_alive) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace midwife::bootserver

@@ -1,0 +1,62 @@
+#ifndef MIDWIFE_BOOTSERVER_HTTP_HTTP_SERVER_H_
+#define MIDWIFE_BOOTSERVER_HTTP_HTTP_SERVER_H_
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "bootserver/http/http_message.h"
+
+namespace midwife::bootserver {
+
+struct HttpServerOptions {
+  std::string address = "0.0.0.0";
+  uint16_t port = 80;  // 0: any free port (tests).
+  // Open connections at most; more are closed at once (flag --http-max-connections).
+  size_t max_connections = 10000;
+  size_t max_header_bytes = 16 * 1024;
+  // Largest request body (a host's state upload), 64 MiB.
+  uint64_t max_body_bytes = 64ull << 20;
+  // A read or write that makes no progress for this long ends the connection,
+  // so a slow or silent client holds nothing for long.
+  std::chrono::seconds io_timeout{30};
+  // Threads for handlers that may block (state store round trips).
+  int blocking_threads = 8;
+};
+
+// Handlers run on the I/O threads unless `is_blocking` says the request may
+// wait on something slow; those run on a separate pool. Both must be
+// thread-safe.
+struct HttpHandlers {
+  std::function<HttpResponse(const HttpRequest&)> handle;
+  std::function<bool(const HttpRequest&)> is_blocking;
+};
+
+// HTTP/1.1 on Boost.Asio and Beast: keep-alive, request size limits,
+// timeouts, and file bodies sent with sendfile(2) (no copy through user space).
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& io, HttpServerOptions options, HttpHandlers handlers);
+  ~HttpServer();
+
+  // Binds and starts accepting. The bound port is port() afterwards.
+  absl::Status Start();
+  void Stop();
+  uint16_t port() const { return port_; }
+
+ private:
+  struct Shared;
+  boost::asio::io_context& io_;
+  std::shared_ptr<Shared> shared_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace midwife::bootserver
+
+#endif  // MIDWIFE_BOOTSERVER_HTTP_HTTP_SERVER_H_

@@ -1,0 +1,277 @@
+#include "bootserver/tftp/tftp_server.h"
+
+#include <array>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "bootserver/tftp/tftp_codec.h"
+#include "bootserver/tftp/tftp_path.h"
+#include "core/log.h"
+
+namespace midwife::bootserver {
+namespace {
+
+namespace asio = boost::asio;
+using udp = asio::ip::udp;
+using Clock = std::chrono::steady_clock;
+
+std::string_view StatusText(const absl::Status& s) {
+  return {s.message().data(), s.message().size()};
+}
+
+}  // namespace
+
+struct TftpServer::Shared : std::enable_shared_from_this<TftpServer::Shared> {
+  asio::io_context& io;
+  TftpServerOptions options;
+  TftpFileResolver resolver;
+  udp::socket socket;
+  std::array<uint8_t, tftp::kMaxRequestBytes + 1> request_buffer;
+  udp::endpoint request_sender;
+  TftpCounters counters;
+  std::atomic<size_t> active{0};
+  std::atomic<bool> stopping{false};
+
+  Shared(asio::io_context& io_context, TftpServerOptions o, TftpFileResolver r)
+      : io(io_context), options(std::move(o)), resolver(std::move(r)), socket(io_context) {}
+
+  void Receive();
+  void OnRequest(const udp::endpoint& client, std::span<const uint8_t> bytes);
+  void Refuse(const udp::endpoint& client, tftp::ErrorCode code, std::string_view why);
+};
+
+// One read transfer: its own socket (TID), strand and timer. Kept alive by
+// the handlers it has outstanding; gone when the last one returns.
+class Transfer : public std::enable_shared_from_this<Transfer> {
+ public:
+  Transfer(std::shared_ptr<TftpServer::Shared> server, udp::endpoint client, TftpFile file,
+           tftp::NegotiatedOptions negotiated, std::string path)
+      : server_(std::move(server)),
+        strand_(asio::make_strand(server_->io)),
+        socket_(strand_),
+        timer_(strand_),
+        client_(std::move(client)),
+        file_(std::move(file)),
+        negotiated_(std::move(negotiated)),
+        machine_(file_.bytes.size(),
+                 tftp::MakeTransferConfig(negotiated_, server_->options.transfer)),
+        path_(std::move(path)) {}
+
+  ~Transfer() { --server_->active; }
+
+  void Start() {
+    boost::system::error_code ec;
+    socket_.open(client_.protocol(), ec);
+    if (!ec) socket_.bind(udp::endpoint(server_->socket.local_endpoint().address(), 0), ec);
+    if (ec) {
+      Finish(absl::UnavailableError(absl::StrCat("cannot open a transfer socket: ", ec.message())));
+      return;
+    }
+    ++server_->counters.transfers_started;
+    asio::dispatch(strand_, [self = shared_from_this()] {
+      self->Act(self->machine_.Start(Clock::now()));
+      self->Receive();
+    });
+  }
+
+ private:
+  void Act(const tftp::TftpAction& action) {
+    using Kind = tftp::TftpAction::Kind;
+    switch (action.kind) {
+      case Kind::kSend:
+        if (action.retransmission) ++server_->counters.retransmissions;
+        if (action.send_oack) SendOack();
+        for (const auto& block : action.blocks) SendBlock(block);
+        ArmTimer(action.deadline);
+        break;
+      case Kind::kWait:
+        ArmTimer(action.deadline);
+        break;
+      case Kind::kDone:
+        Finish(absl::OkStatus());
+        break;
+      case Kind::kFailed:
+        Finish(action.status);
+        break;
+    }
+  }
+
+  void SendOack() {
+    auto bytes = tftp::Serialize(tftp::OptionAck{negotiated_.acknowledged});
+    if (!bytes.ok()) return;
+    boost::system::error_code ec;
+    socket_.send_to(asio::buffer(*bytes), client_, 0, ec);
+  }
+
+  void SendBlock(const tftp::BlockToSend& block) {
+    const auto header = tftp::DataHeader(block.wire_block);
+    std::array<asio::const_buffer, 2> buffers = {
+        asio::buffer(header), asio::buffer(file_.bytes.data() + block.offset, block.length)};
+    boost::system::error_code ec;
+    // A full socket buffer drops the datagram; the timeout resends it, as
+    // for any loss on the wire.
+    socket_.send_to(buffers, client_, 0, ec);
+    if (!ec) server_->counters.bytes_sent += block.length;
+  }
+
+  void ArmTimer(Clock::time_point deadline) {
+    timer_.expires_at(deadline);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->done_) return;
+      self->Act(self->machine_.OnTimeout(Clock::now()));
+    });
+  }
+
+  void Receive() {
+    if (done_) return;
+    socket_.async_receive_from(asio::buffer(buffer_), sender_,
+                               [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                                 if (ec || self->done_) return;
+                                 self->OnDatagram(n);
+                                 self->Receive();
+                               });
+  }
+
+  void OnDatagram(size_t n) {
+    boost::system::error_code ec;
+    if (sender_ != client_) {
+      auto error = tftp::SerializeError(tftp::ErrorCode::kUnknownTransferId, "unknown transfer ID");
+      socket_.send_to(asio::buffer(error), sender_, 0, ec);
+      return;
+    }
+    auto packet = tftp::Parse(std::span<const uint8_t>(buffer_.data(), n));
+    if (!packet.ok()) return;  // Garbage from the right TID: ignore, the timer covers it.
+    if (const auto* ack = std::get_if<tftp::Ack>(&*packet)) {
+      Act(machine_.OnAck(ack->block, Clock::now()));
+    } else if (const auto* error = std::get_if<tftp::Error>(&*packet)) {
+      Act(machine_.OnClientError(*error));
+    } else {
+      auto reply = tftp::SerializeError(tftp::ErrorCode::kIllegalOperation, "expected an ACK");
+      socket_.send_to(asio::buffer(reply), client_, 0, ec);
+      Finish(absl::InvalidArgumentError("client sent something other than ACK or ERROR"));
+    }
+  }
+
+  void Finish(const absl::Status& status) {
+    if (done_) return;
+    done_ = true;
+    boost::system::error_code ec;
+    timer_.cancel();
+    socket_.close(ec);
+    if (status.ok()) {
+      ++server_->counters.transfers_done;
+    } else {
+      ++server_->counters.transfers_failed;
+      LogEvent("tftp.failed", {{"client", client_.address().to_string()},
+                               {"file", path_},
+                               {"reason", std::string(StatusText(status))}});
+    }
+  }
+
+  std::shared_ptr<TftpServer::Shared> server_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  udp::socket socket_;
+  asio::steady_timer timer_;
+  udp::endpoint client_;
+  udp::endpoint sender_;
+  TftpFile file_;
+  tftp::NegotiatedOptions negotiated_;
+  tftp::ReadTransfer machine_;
+  std::string path_;
+  std::array<uint8_t, 1024> buffer_{};
+  bool done_ = false;
+};
+
+TftpServer::TftpServer(asio::io_context& io, TftpServerOptions options, TftpFileResolver resolver)
+    : shared_(std::make_shared<Shared>(io, std::move(options), std::move(resolver))) {}
+
+TftpServer::~TftpServer() { Stop(); }
+
+const TftpCounters& TftpServer::counters() const { return shared_->counters; }
+
+absl::Status TftpServer::Start() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(shared_->options.address, ec);
+  if (ec)
+    return absl::InvalidArgumentError(
+        absl::StrCat("TFTP address ", shared_->options.address, ": ", ec.message()));
+  udp::endpoint endpoint(address, shared_->options.port);
+  shared_->socket.open(endpoint.protocol(), ec);
+  if (!ec) shared_->socket.bind(endpoint, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for TFTP on ",
+                                               shared_->options.address, ":", shared_->options.port,
+                                               ": ", ec.message()));
+  }
+  port_ = shared_->socket.local_endpoint().port();
+  shared_->Receive();
+  return absl::OkStatus();
+}
+
+void TftpServer::Stop() {
+  if (shared_->stopping.exchange(true)) return;
+  boost::system::error_code ec;
+  shared_->socket.close(ec);
+}
+
+void TftpServer::Shared::Receive() {
+  socket.async_receive_from(asio::buffer(request_buffer), request_sender,
+                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                              if (self->stopping || ec == asio::error::operation_aborted) return;
+                              if (!ec) {
+                                self->OnRequest(
+                                    self->request_sender,
+                                    std::span<const uint8_t>(self->request_buffer.data(), n));
+                              }
+                              self->Receive();
+                            });
+}
+
+void TftpServer::Shared::Refuse(const udp::endpoint& client, tftp::ErrorCode code,
+                                std::string_view why) {
+  ++counters.refused;
+  auto error = tftp::SerializeError(code, why);
+  boost::system::error_code ec;
+  socket.send_to(asio::buffer(error), client, 0, ec);
+  LogEvent("tftp.refused",
+           {{"client", client.address().to_string()}, {"reason", std::string(why)}});
+}
+
+void TftpServer::Shared::OnRequest(const udp::endpoint& client, std::span<const uint8_t> bytes) {
+  auto packet = tftp::Parse(bytes);
+  if (!packet.ok()) {
+    Refuse(client, tftp::ErrorCode::kIllegalOperation, StatusText(packet.status()));
+    return;
+  }
+  const auto* request = std::get_if<tftp::Request>(&*packet);
+  if (request == nullptr) return;  // A stray ACK or DATA on the well-known port: not a request.
+  if (request->opcode == tftp::Opcode::kWrq) {
+    Refuse(client, tftp::ErrorCode::kAccessViolation, "this server is read-only");
+    return;
+  }
+  auto path = tftp::NormalizeTftpPath(request->filename);
+  if (!path.ok()) {
+    Refuse(client, tftp::ErrorCodeFor(path.status()), StatusText(path.status()));
+    return;
+  }
+  if (active.load() >= options.max_transfers) {
+    Refuse(client, tftp::ErrorCode::kNotDefined, "server busy, try again");
+    return;
+  }
+  auto file = resolver(*path, client.address().to_string());
+  if (!file.ok()) {
+    Refuse(client, tftp::ErrorCodeFor(file.status()), StatusText(file.status()));
+    return;
+  }
+  auto negotiated =
+      tftp::NegotiateReadOptions(request->options, file->bytes.size(), options.limits);
+  ++active;
+  std::make_shared<Transfer>(shared_from_this(), client, *std::move(file), std::move(negotiated),
+                             *path)
+      ->Start();
+}
+
+}  // namespace midwife::bootserver

@@ -1,0 +1,72 @@
+#ifndef MIDWIFE_BOOTSERVER_TFTP_TFTP_SERVER_H_
+#define MIDWIFE_BOOTSERVER_TFTP_TFTP_SERVER_H_
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "bootserver/tftp/tftp_options.h"
+#include "bootserver/tftp/tftp_transfer.h"
+
+namespace midwife::bootserver {
+
+class Transfer;
+
+// Bytes a TFTP transfer sends: a view that stays valid while `owner` lives
+// (a mapped blob, or a rendered boot.cfg held in memory).
+struct TftpFile {
+  std::shared_ptr<const void> owner;
+  std::string_view bytes;
+};
+
+// Finds the file for a normalized request path ("a/b/c") asked by `client`
+// (its IP, for per-host virtual files). NOT_FOUND, PERMISSION_DENIED ... map
+// to TFTP error codes. Must be thread-safe.
+using TftpFileResolver =
+    std::function<absl::StatusOr<TftpFile>(const std::string& path, const std::string& client_ip)>;
+
+struct TftpServerOptions {
+  std::string address = "0.0.0.0";
+  uint16_t port = 69;  // 0: any free port (tests).
+  tftp::NegotiationLimits limits;
+  tftp::TransferConfig transfer;
+  // Transfers in flight at most; more are answered "server busy" (flag --tftp-max-transfers).
+  size_t max_transfers = 2000;
+};
+
+struct TftpCounters {
+  std::atomic<uint64_t> transfers_started{0};
+  std::atomic<uint64_t> transfers_done{0};
+  std::atomic<uint64_t> transfers_failed{0};
+  std::atomic<uint64_t> bytes_sent{0};
+  std::atomic<uint64_t> retransmissions{0};
+  std::atomic<uint64_t> refused{0};
+};
+
+// The Asio shell around the pure TFTP codec and transfer machine: the
+// well-known port takes requests; each transfer gets its own ephemeral port
+// (its TID, RFC 1350 section 4) and strand.
+class TftpServer {
+ public:
+  TftpServer(boost::asio::io_context& io, TftpServerOptions options, TftpFileResolver resolver);
+  ~TftpServer();
+  absl::Status Start();
+  void Stop();
+  uint16_t port() const { return port_; }
+  const TftpCounters& counters() const;
+
+ private:
+  struct Shared;
+  friend class Transfer;
+  std::shared_ptr<Shared> shared_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace midwife::bootserver
+
+#endif  // MIDWIFE_BOOTSERVER_TFTP_TFTP_SERVER_H_
