@@ -78,6 +78,7 @@ std::string Write(Format format, std::vector<StateFile> files) {
     archive_entry_set_gid(e.get(), 0);
     archive_entry_set_ino(e.get(), ino++);  // newc wants distinct inodes
     archive_entry_set_nlink(e.get(), 1);
+    archive_entry_set_size(e.get(), 0);  // The cpio writer refuses an entry without one.
     if (file == nullptr) {
       archive_entry_set_filetype(e.get(), AE_IFDIR);
       archive_entry_set_perm(e.get(), 0755);
@@ -112,7 +113,9 @@ absl::StatusOr<std::vector<StateFile>> ReadLayer(std::string_view gz) {
   archive_entry* entry = nullptr;
   int r;
   while ((r = archive_read_next_header(a.get(), &entry)) == ARCHIVE_OK) {
-    std::string path(StripDotSlash(archive_entry_pathname(entry)));
+    auto normalized = NormalizeTarPath(archive_entry_pathname(entry));
+    if (!normalized.ok() || normalized->empty()) continue;  // The root folder entry.
+    std::string path = *std::move(normalized);
     const mode_t type = archive_entry_filetype(entry);
     if (type == AE_IFLNK) {
       files.push_back({path, "", false, archive_entry_symlink(entry)});
@@ -122,7 +125,7 @@ absl::StatusOr<std::vector<StateFile>> ReadLayer(std::string_view gz) {
     StateFile f{path, "", (archive_entry_perm(entry) & 0111) != 0, ""};
     if (const char* hard = archive_entry_hardlink(entry); hard != nullptr) {
       // A hard link repeats its target's bytes.
-      std::string target(StripDotSlash(hard));
+      std::string target = NormalizeHardlinkTarget(hard).value_or("");
       for (const auto& earlier : files) {
         if (earlier.path == target) f.data = earlier.data;
       }
@@ -218,10 +221,11 @@ absl::StatusOr<std::vector<StateFile>> ReadStateFolder(const std::string& dir) {
 absl::Status WriteStateFolder(const std::string& dir, const std::vector<StateFile>& files) {
   namespace fs = std::filesystem;
   for (const auto& f : files) {
-    if (auto why = BadMemberName(f.path)) return absl::InvalidArgumentError(absl::StrCat(f.path, ": ", *why));
+    auto path = NormalizeTarPath(f.path);
+    if (!path.ok()) return absl::InvalidArgumentError(absl::StrCat(f.path, ": ", path.status().message()));
     if (!f.symlink_target.empty()) {
-      if (auto why = BadSymlinkTarget(f.path, f.symlink_target)) {
-        return absl::InvalidArgumentError(absl::StrCat(f.path, ": ", *why));
+      if (auto st = CheckSymlinkTarget(*path, f.symlink_target); !st.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(f.path, ": ", st.message()));
       }
     }
     const fs::path target = fs::path(dir) / f.path;

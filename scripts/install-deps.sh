@@ -9,11 +9,13 @@ packages=(
   # libraries
   libabsl-dev libarchive-dev libboost-dev libboost-system-dev librocksdb-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
-  libssl-dev libdeflate-dev libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+  libssl-dev zlib1g-dev libdeflate-dev libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+  # served to hosts: Debian's iPXE binaries
+  ipxe
 )
 if [ "${1:-}" = "--test" ]; then
   # real peers the tests talk to
-  packages+=(curl openssl cpio)
+  packages+=(curl openssl cpio tftp-hpa atftp busybox-static)
 fi
 
 missing=()

@@ -15,8 +15,6 @@
 
 namespace midwife::statestore {
 
-namespace v1 = ::midwife::statestore::v1;
-
 struct BackupStoreOptions {
   // Versions kept per host besides pinned ones (flag --keep, default 10).
   uint32_t keep_newest = 10;

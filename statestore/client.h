@@ -1,7 +1,6 @@
 #ifndef MIDWIFE_STATESTORE_CLIENT_H_
 #define MIDWIFE_STATESTORE_CLIENT_H_
 
-#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -12,23 +11,9 @@
 #include "absl/status/statusor.h"
 #include "proto/statestore.grpc.pb.h"
 #include "statestore/backup_store.h"
+#include "statestore/client_call.h"
 
 namespace midwife::statestore {
-
-struct ClientOptions {
-  std::string server = "127.0.0.1:7411";
-  std::string token;  // Admin or host token; sent as a bearer token.
-  // TLS: trust this CA for the server; with cert and key, present them too.
-  std::string tls_ca_file;
-  std::string tls_cert_file;
-  std::string tls_key_file;
-  std::chrono::milliseconds deadline{30'000};  // Per attempt.
-  // Attempts for a call refused as UNAVAILABLE or RESOURCE_EXHAUSTED (server
-  // busy or restarting), with jittered exponential backoff from 20 ms.
-  // Safe for every call: a repeated Backup of the same bytes is answered
-  // with the version already stored.
-  int max_attempts = 5;
-};
 
 // A thin, thread-safe client of the StateStore service: one channel, errors
 // as absl::Status with the server's code and message.
@@ -51,14 +36,13 @@ class StateStoreClient {
   absl::StatusOr<std::string> IssueHostToken(const std::string& mac);
 
  private:
-  explicit StateStoreClient(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel);
-  std::unique_ptr<grpc::ClientContext> NewContext() const;
-  absl::Status Result(const grpc::Status& status) const;
-  // Runs `call` (which makes a fresh context each time) until it succeeds,
-  // fails for good, or runs out of attempts.
-  absl::Status WithRetries(const std::function<grpc::Status()>& call) const;
+  StateStoreClient(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel);
+  std::unique_ptr<grpc::ClientContext> NewContext() const { return runner_.NewContext(); }
+  absl::Status WithRetries(const std::function<grpc::Status()>& call) const {
+    return runner_.Run(call);
+  }
 
-  ClientOptions options_;
+  CallRunner runner_;
   std::unique_ptr<v1::StateStore::Stub> stub_;
 };
 

@@ -18,4 +18,10 @@ std::string_view MacOfHead(std::string_view head_key) {
   return head_key.substr(kHeadPrefix.size());
 }
 
+std::string HostEntry(std::string_view mac) { return absl::StrFormat("r/%s", mac); }
+
+std::string_view MacOfHostEntry(std::string_view entry_key) {
+  return entry_key.substr(kHostEntryPrefix.size());
+}
+
 }  // namespace midwife::statestore::keys

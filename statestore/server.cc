@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/status_macros.h"
 #include "statestore/authorizer.h"
+#include "statestore/host_registry_service.h"
 #include "statestore/rocksdb_engine.h"
 #include "statestore/state_store_service.h"
 
@@ -85,6 +86,8 @@ absl::Status RunServer(const ServerOptions& options) {
   BackupStore store(*engine, options.store);
   Authorizer authorizer(std::move(admin_token), HostTokens(std::move(host_secret)));
   StateStoreService service(store, authorizer, options.store.max_backup_bytes);
+  HostRegistry registry(*engine, options.registry);
+  HostRegistryService registry_service(registry, authorizer);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -92,6 +95,7 @@ absl::Status RunServer(const ServerOptions& options) {
   int port = 0;
   builder.AddListeningPort(options.listen, credentials, &port);
   builder.RegisterService(&service);
+  builder.RegisterService(&registry_service);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
@@ -112,7 +116,8 @@ absl::Status RunServer(const ServerOptions& options) {
             {"tls", options.tls_cert_file.empty() ? "off" : "on"},
             {"mtls", options.tls_client_ca_file.empty() ? "off" : "on"},
             {"admin_token_file", admin_file},
-            {"keep", std::to_string(options.store.keep_newest)}});
+            {"keep", std::to_string(options.store.keep_newest)},
+            {"report_deadline_ms", std::to_string(options.registry.banks.report_deadline_ms)}});
   if (!options.ready_file.empty()) {
     RETURN_IF_ERROR(WriteFileAtomically(options.ready_file, bound + "\n"));
   }

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "statestore/backup_store.h"
+#include "statestore/host_registry.h"
 
 namespace midwife::statestore {
 
@@ -34,6 +35,7 @@ struct ServerOptions {
   // refused with RESOURCE_EXHAUSTED, which the client library retries.
   int max_threads = 256;
   BackupStoreOptions store;
+  HostRegistryOptions registry;
 };
 
 // Opens the data folder, serves until SIGINT or SIGTERM, then drains for at

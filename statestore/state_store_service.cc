@@ -2,41 +2,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
-#include "core/status_macros.h"
+#include "statestore/call_auth.h"
 #include "statestore/grpc_status.h"
 #include "statestore/key_layout.h"
 
 namespace midwife::statestore {
-namespace {
-
-std::string_view AuthorizationOf(const grpc::ServerContext& context) {
-  const auto& md = context.client_metadata();
-  auto it = md.find("authorization");
-  if (it == md.end()) return {};
-  return {it->second.data(), it->second.size()};
-}
-
-// Parses `mac` (field `field`) and checks the caller may touch that host.
-// `host_allowed`: a host's own token suffices; otherwise admin only.
-absl::StatusOr<MacAddress> AuthorizeHost(const grpc::ServerContext& context,
-                                         const Authorizer& authorizer, std::string_view field,
-                                         const std::string& mac, bool host_allowed) {
-  auto parsed = MacAddress::Parse(mac);
-  if (!parsed.ok()) {
-    // Authenticate first so an anonymous caller learns nothing but that.
-    absl::Status auth = authorizer.Check(AuthorizationOf(context), nullptr);
-    if (absl::IsUnauthenticated(auth)) return auth;
-    return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": ", parsed.status().message()));
-  }
-  RETURN_IF_ERROR(authorizer.Check(AuthorizationOf(context), host_allowed ? &*parsed : nullptr));
-  return parsed;
-}
-
-absl::Status AuthorizeAdmin(const grpc::ServerContext& context, const Authorizer& authorizer) {
-  return authorizer.Check(AuthorizationOf(context), nullptr);
-}
-
-}  // namespace
 
 grpc::Status StateStoreService::Backup(grpc::ServerContext* context,
                                        grpc::ServerReader<v1::BackupRequest>* reader,

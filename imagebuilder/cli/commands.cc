@@ -1,5 +1,7 @@
 #include "imagebuilder/cli/commands.h"
 
+#include "imagebuilder/cli/state_commands.h"
+
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -156,6 +158,8 @@ absl::Status RunCommand(const CliOptions& o, std::ostream& out) {
   if (o.command == "verify") return Verify(o, out);
   if (o.command == "gc") return Gc(o, out);
   if (o.command == "remove") return Remove(o, out);
+  if (o.command == "state") return RunStateCommand(o, out);
+  if (o.command == "render") return RunRender(o, out);
   return absl::InvalidArgumentError("unknown command " + o.command + "; see imagebuilder --help");
 }
 

@@ -36,6 +36,16 @@ struct CliOptions {
 
   std::vector<std::string> images;  // show, remove: one; diff: two (NAME@VERSION)
   bool dry_run = false;             // gc
+
+  std::string state_action;          // state: pack, unpack, list, diff
+  std::vector<std::string> paths;    // state: the folder or archives
+  std::string out;                   // state pack: output archive; unpack: folder
+  std::string state_format = "esxi";  // state pack: esxi, tarball or cpio
+
+  std::string mac;     // render
+  std::string server;  // render: "http://host:port"
+  std::string token;   // render: the host's token (optional)
+  std::string firmware = "bios";  // render: bios or uefi
 };
 
 absl::Status RunCommand(const CliOptions& options, std::ostream& out);

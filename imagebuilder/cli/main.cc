@@ -68,6 +68,22 @@ int main(int argc, char** argv) {
   CLI::App* remove = app.add_subcommand("remove", "remove an image's name (gc reclaims its blobs)");
   remove->add_option("image", o.images, "NAME@VERSION")->required()->expected(1);
 
+  CLI::App* state = app.add_subcommand("state", "host state tarballs: pack, unpack, list, diff");
+  state->add_option("action", o.state_action, "pack DIR | unpack ARCHIVE | list ARCHIVE | diff A B")
+      ->required()
+      ->check(CLI::IsMember({"pack", "unpack", "list", "diff"}));
+  state->add_option("paths", o.paths, "folder or archives")->required();
+  state->add_option("--out", o.out, "pack: archive to write; unpack: folder to write");
+  state->add_option("--format", o.state_format, "pack: esxi (state.tgz > local.tgz), tarball or cpio")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"esxi", "tarball", "cpio"}));
+  CLI::App* render = app.add_subcommand("render", "a host's boot.cfg and iPXE script");
+  render->add_option("--image", o.images, "NAME@VERSION")->required()->expected(1);
+  render->add_option("--mac", o.mac, "the host's MAC")->required();
+  render->add_option("--server", o.server, "the boot server's URL, http://host:port")->required();
+  render->add_option("--token", o.token, "the host's token");
+  render->add_option("--firmware", o.firmware, "bios or uefi")->capture_default_str()->check(CLI::IsMember({"bios", "uefi"}));
+
   CLI11_PARSE(app, argc, argv);
   o.command = app.get_subcommands().front()->get_name();
   if (kernelopt_flag->count() > 0) o.kernelopt = kernelopt;

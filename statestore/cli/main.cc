@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   serve->add_option("--max-entries", max_entries, "most tar entries in a backup")->capture_default_str();
   serve->add_option("--max-streams", server.max_concurrent_streams, "concurrent streams per connection")->capture_default_str();
   serve->add_option("--max-threads", server.max_threads, "threads serving RPCs")->capture_default_str();
+  int64_t report_deadline_seconds = server.registry.banks.report_deadline_ms / 1000;
+  serve->add_option("--report-deadline-seconds", report_deadline_seconds, "how long a trial image may go without a birth report before the host falls back")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{7 * 24 * 3600}));
 
   ClientOptions client;
   ClientCommand command;
@@ -90,6 +92,7 @@ int main(int argc, char** argv) {
   if (chosen == serve) {
     server.store.archive_limits.max_uncompressed_bytes = max_uncompressed;
     server.store.archive_limits.max_entries = max_entries;
+    server.registry.banks.report_deadline_ms = report_deadline_seconds * 1000;
     absl::Status status = midwife::statestore::RunServer(server);
     if (!status.ok()) std::cerr << "statestore serve: " << status.message() << "\n";
     return status.ok() ? 0 : 1;

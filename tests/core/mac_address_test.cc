@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+
 namespace midwife {
 namespace {
 
@@ -21,6 +24,15 @@ TEST_P(AcceptsEveryForm, ToOneCanonicalKey) {
   EXPECT_EQ(mac->ToString(), GetParam().canonical);
 }
 
+TEST_P(AcceptsEveryForm, AndRendersItDashedAndAsBootif) {
+  auto mac = MacAddress::Parse(GetParam().text);
+  ASSERT_TRUE(mac.ok()) << mac.status();
+  std::string dashed = GetParam().canonical;
+  std::replace(dashed.begin(), dashed.end(), ':', '-');
+  EXPECT_EQ(mac->ToDashed(), dashed);
+  EXPECT_EQ(mac->ToBootif(), "01-" + dashed);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     MacForms, AcceptsEveryForm,
     ::testing::Values(GoodForm{"AA:BB:CC:DD:EE:F0", "aa:bb:cc:dd:ee:f0"},
@@ -31,6 +43,8 @@ INSTANTIATE_TEST_SUITE_P(
                       GoodForm{"AABB.CCDD.EEF0", "aa:bb:cc:dd:ee:f0"},
                       GoodForm{"aabbccddeef0", "aa:bb:cc:dd:ee:f0"},
                       GoodForm{"01-aa-bb-cc-dd-ee-f0", "aa:bb:cc:dd:ee:f0"},
+                      GoodForm{"01-AA-BB-CC-DD-EE-F0", "aa:bb:cc:dd:ee:f0"},
+                      GoodForm{"AABBCCDDEEF0", "aa:bb:cc:dd:ee:f0"},
                       GoodForm{"00:50:56:01:02:03", "00:50:56:01:02:03"}));
 
 class RefusesBadMac : public ::testing::TestWithParam<std::pair<const char*, const char*>> {};
@@ -58,7 +72,23 @@ INSTANTIATE_TEST_SUITE_P(
                       std::pair{"01:00:5e:00:00:01", "multicast"},
                       std::pair{"33-33-00-00-00-01", "multicast"},
                       std::pair{"00:00:00:00:00:00", "all-zero"},
-                      std::pair{"000000000000", "all-zero"}));
+                      std::pair{"000000000000", "all-zero"},
+                      std::pair{"FF-FF-FF-FF-FF-FF", "broadcast"},
+                      std::pair{"01-01-80-c2-00-00-0e", "multicast"},
+                      std::pair{"aabbccddeef", "expected"},
+                      std::pair{"aabbccddeef01", "expected"},
+                      std::pair{"a:bb:cc:dd:ee:f0", "expected"},
+                      std::pair{"0xaabbccddeef0", "expected"},
+                      std::pair{"aabbccddeezz", "expected"},
+                      std::pair{"aa:bb:cc dd:ee:f0", "expected"},
+                      std::pair{"aa:bb:cc:dd:ee:f0\n", "expected"},
+                      std::pair{"aa.bbcc.ddeef0", "expected"},
+                      std::pair{"aa.bb.cc.dd.ee.f0", "expected"},
+                      std::pair{"00-aa-bb-cc-dd-ee-f0", "expected"},
+                      std::pair{"06-aa-bb-cc-dd-ee-f0", "expected"},
+                      std::pair{"01-aa:bb:cc:dd:ee:f0", "expected"},
+                      std::pair{"01-aa-bb-cc-dd-ee-f", "expected"},
+                      std::pair{"01-", "expected"}));
 
 TEST(MacAddress, RendersDashedAndBootifForms) {
   auto mac = MacAddress::Parse("00:50:56:AB:CD:EF");
@@ -66,6 +96,11 @@ TEST(MacAddress, RendersDashedAndBootifForms) {
   EXPECT_EQ(mac->ToDashed(), "00-50-56-ab-cd-ef");
   EXPECT_EQ(mac->ToBootif(), "01-00-50-56-ab-cd-ef");
   EXPECT_EQ(*MacAddress::Parse(mac->ToBootif()), *mac);
+}
+
+TEST(MacAddress, OrdersByBytes) {
+  EXPECT_LT(*MacAddress::Parse("02:00:00:00:00:01"), *MacAddress::Parse("02:00:00:00:01:00"));
+  EXPECT_NE(*MacAddress::Parse("02:00:00:00:00:01"), *MacAddress::Parse("02:00:00:00:00:02"));
 }
 
 TEST(MacAddress, FromBytesAppliesTheSameUnicastRules) {

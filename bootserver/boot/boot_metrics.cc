@@ -1,0 +1,65 @@
+#include "bootserver/boot/boot_metrics.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace midwife::bootserver {
+
+void BootMetrics::Histogram::Add(double seconds) {
+  size_t i = 0;
+  while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
+  ++counts[i];
+  sum += seconds;
+  ++count;
+}
+
+void BootMetrics::Observe(const std::string& route, int status, double seconds, uint64_t bytes) {
+  std::lock_guard lock(mu_);
+  ++requests_[{route, status}];
+  bytes_[route] += bytes;
+  latency_[route].Add(seconds);
+}
+
+void BootMetrics::ObservePhase(const std::string& phase, double seconds) {
+  std::lock_guard lock(mu_);
+  phases_[phase].Add(seconds);
+}
+
+namespace {
+void RenderHistogram(std::string& out, const std::string& name, const std::string& label_name,
+                     const std::string& label, const auto& h) {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < BootMetrics::kBuckets.size(); ++i) {
+    cumulative += h.counts[i];
+    absl::StrAppend(&out, name, "_bucket{", label_name, "=\"", label, "\",le=\"",
+                    absl::StrFormat("%g", BootMetrics::kBuckets[i]), "\"} ", cumulative, "\n");
+  }
+  cumulative += h.counts.back();
+  absl::StrAppend(&out, name, "_bucket{", label_name, "=\"", label, "\",le=\"+Inf\"} ", cumulative, "\n");
+  absl::StrAppend(&out, name, "_sum{", label_name, "=\"", label, "\"} ", absl::StrFormat("%.6f", h.sum), "\n");
+  absl::StrAppend(&out, name, "_count{", label_name, "=\"", label, "\"} ", h.count, "\n");
+}
+}  // namespace
+
+std::string BootMetrics::Render() const {
+  std::string out;
+  absl::StrAppend(&out, "# TYPE midwife_boots_total counter\nmidwife_boots_total ", boots_.load(), "\n");
+  absl::StrAppend(&out, "# TYPE midwife_store_fallbacks_total counter\nmidwife_store_fallbacks_total ",
+                  store_fallbacks_.load(), "\n");
+  std::lock_guard lock(mu_);
+  out += "# TYPE midwife_http_requests_total counter\n";
+  for (const auto& [key, n] : requests_) {
+    absl::StrAppend(&out, "midwife_http_requests_total{route=\"", key.first, "\",code=\"", key.second, "\"} ", n, "\n");
+  }
+  out += "# TYPE midwife_http_bytes_total counter\n";
+  for (const auto& [route, n] : bytes_) {
+    absl::StrAppend(&out, "midwife_http_bytes_total{route=\"", route, "\"} ", n, "\n");
+  }
+  out += "# TYPE midwife_http_request_seconds histogram\n";
+  for (const auto& [route, h] : latency_) RenderHistogram(out, "midwife_http_request_seconds", "route", route, h);
+  out += "# TYPE midwife_boot_phase_seconds histogram\n";
+  for (const auto& [phase, h] : phases_) RenderHistogram(out, "midwife_boot_phase_seconds", "phase", phase, h);
+  return out;
+}
+
+}  // namespace midwife::bootserver

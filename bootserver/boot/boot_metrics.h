@@ -1,0 +1,49 @@
+#ifndef MIDWIFE_BOOTSERVER_BOOT_BOOT_METRICS_H_
+#define MIDWIFE_BOOTSERVER_BOOT_BOOT_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace midwife::bootserver {
+
+// Counters and latency histograms of the boot server, rendered in the
+// Prometheus text format at /metrics. Thread-safe; lock-free on the counters.
+class BootMetrics {
+ public:
+  // Upper bounds of the latency buckets, seconds.
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1.0,  5.0};
+
+  // One request of `route` ("boot.ipxe", "boot.cfg", "module", ...).
+  void Observe(const std::string& route, int status, double seconds, uint64_t bytes);
+  // A boot phase of one host (proxydhcp, tftp, script, bootcfg, modules,
+  // state, report) and how long it took since the previous phase.
+  void ObservePhase(const std::string& phase, double seconds);
+  void CountStoreFallback() { ++store_fallbacks_; }
+  void CountBoot() { ++boots_; }
+
+  // Extra lines (e.g. TFTP and DHCP counters) are appended by the caller.
+  std::string Render() const;
+
+ private:
+  struct Histogram {
+    std::array<uint64_t, kBuckets.size() + 1> counts{};
+    double sum = 0;
+    uint64_t count = 0;
+    void Add(double seconds);
+  };
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::map<std::string, uint64_t> bytes_;
+  std::map<std::string, Histogram> latency_;
+  std::map<std::string, Histogram> phases_;
+  std::atomic<uint64_t> store_fallbacks_{0};
+  std::atomic<uint64_t> boots_{0};
+};
+
+}  // namespace midwife::bootserver
+
+#endif  // MIDWIFE_BOOTSERVER_BOOT_BOOT_METRICS_H_

@@ -1,0 +1,476 @@
+#include "bootserver/boot/boot_service.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bootserver/http/http_resource.h"
+#include "core/log.h"
+#include "core/sha256.h"
+#include "core/status_macros.h"
+#include "imagebuilder/state_tarball.h"
+#include "statestore/host_token.h"
+
+namespace midwife::bootserver {
+namespace {
+
+namespace v1 = ::midwife::statestore::v1;
+using imagebuilder::BlobDigest;
+
+constexpr char kImmutable[] = "public, max-age=31536000, immutable";
+constexpr char kNoStore[] = "no-store";
+
+std::vector<std::string> Split(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;
+}
+
+HttpResponse ErrorResponse(const absl::Status& status) {
+  int code = 500;
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument: code = 400; break;
+    case absl::StatusCode::kUnauthenticated: code = 401; break;
+    case absl::StatusCode::kPermissionDenied: code = 403; break;
+    case absl::StatusCode::kNotFound: code = 404; break;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted: code = 409; break;
+    case absl::StatusCode::kFailedPrecondition: code = 412; break;
+    case absl::StatusCode::kResourceExhausted: code = 429; break;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded: code = 503; break;
+    case absl::StatusCode::kDataLoss: code = 502; break;
+    default: break;
+  }
+  return TextResponse(code, std::string(status.message()));
+}
+
+HttpResponse Text(std::string body, const char* content_type, const char* cache) {
+  HttpResponse r;
+  r.body = std::move(body);
+  r.headers.emplace_back("Content-Type", content_type);
+  r.headers.emplace_back("Cache-Control", cache);
+  return r;
+}
+
+absl::StatusOr<std::shared_ptr<OpenFile>> OpenForSending(const std::string& path, uint64_t* size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(absl::StrCat("no such file: ", path));
+  auto file = std::make_shared<OpenFile>(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return absl::NotFoundError(absl::StrCat("not a file: ", path));
+  *size = static_cast<uint64_t>(st.st_size);
+  return file;
+}
+
+absl::StatusOr<TftpFile> MapFile(const std::string& path) {
+  uint64_t size = 0;
+  ASSIGN_OR_RETURN(auto file, OpenForSending(path, &size));
+  if (size == 0) return TftpFile{nullptr, {}};
+  void* data = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, file->fd(), 0);
+  if (data == MAP_FAILED) return absl::InternalError(absl::StrCat("cannot map ", path));
+  std::shared_ptr<const void> owner(data, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
+  return TftpFile{owner, std::string_view(static_cast<const char*>(data), size)};
+}
+
+std::map<std::string, std::string> FormFields(const HttpRequest& request) {
+  std::map<std::string, std::string> fields = request.query;
+  std::string_view body = request.body;
+  while (!body.empty()) {
+    size_t amp = body.find('&');
+    std::string_view pair = body.substr(0, amp);
+    size_t eq = pair.find('=');
+    std::string value(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    for (auto& c : value) c = c == '+' ? ' ' : c;
+    fields[std::string(pair.substr(0, eq))] = value;
+    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
+  }
+  return fields;
+}
+
+std::string BearerToken(const HttpRequest& request) {
+  if (const std::string* h = request.Header("authorization"); h != nullptr && h->starts_with("Bearer ")) {
+    return h->substr(7);
+  }
+  if (const std::string* h = request.Header("x-midwife-token"); h != nullptr) return *h;
+  return "";
+}
+
+bool IsHex64(const std::string& s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+}  // namespace
+
+BootService::BootService(BootServiceOptions options, imagebuilder::ImageRepository& repository,
+                         statestore::StateStoreClient& store,
+                         statestore::HostRegistryClient& registry)
+    : options_(std::move(options)), repository_(repository), store_(store), registry_(registry) {}
+
+bool BootService::MayBlock(const HttpRequest& request) {
+  return request.path.starts_with("/boot/") || request.path.starts_with("/hosts/");
+}
+
+HttpResponse BootService::HandleHttp(const HttpRequest& request) {
+  auto start = std::chrono::steady_clock::now();
+  std::string route = "other";
+  HttpResponse response = Route(request, route);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_.Observe(route, response.status, seconds, response.head_only ? 0 : response.ContentLength());
+  return response;
+}
+
+HttpResponse BootService::Route(const HttpRequest& request, std::string& route) {
+  const std::vector<std::string> p = Split(request.path);
+  const bool read = request.method == "GET" || request.method == "HEAD";
+  if (request.path == "/healthz") {
+    route = "healthz";
+    return Text("ok\n", "text/plain", kNoStore);
+  }
+  if (request.path == "/metrics") {
+    route = "metrics";
+    return Text(metrics_.Render(), "text/plain; version=0.0.4", kNoStore);
+  }
+  if (p.size() == 3 && (p[0] == "boot" || p[0] == "hosts")) {
+    auto mac = MacAddress::Parse(p[1]);
+    if (!mac.ok()) return TextResponse(400, std::string(mac.status().message()));
+    if (p[0] == "boot" && read) {
+      route = p[2];
+      if (p[2] == "boot.ipxe") return BootScript(*mac, request);
+      if (p[2] == "boot.cfg") return HostBootCfg(*mac, request.remote_address);
+      if (p[2] == "state.tgz" || p[2] == "state.cpio.gz") {
+        HttpResource resource;
+        auto state = RenderedState(*mac, p[2] == "state.cpio.gz", &resource.etag);
+        if (!state.ok()) return ErrorResponse(state.status());
+        resource.body = **state;
+        resource.content_type = "application/gzip";
+        resource.cache_control = "no-cache";
+        return ServeResource(request, std::move(resource));
+      }
+    }
+    if (p[0] == "hosts" && request.method == "POST") {
+      route = p[2];
+      if (p[2] == "report") return Report(*mac, request);
+      if (p[2] == "state") return UploadState(*mac, request);
+    }
+  }
+  if (read && p.size() == 3 && p[0] == "images") {
+    route = "module";
+    return ImageModule(p[1], p[2], request);
+  }
+  if (read && p.size() == 3 && p[0] == "blobs" && p[1] == "sha256") {
+    route = "blob";
+    return Blob(p[2], request);
+  }
+  if (read && p.size() == 1 && (p[0] == "undionly.kpxe" || p[0] == "ipxe.efi" || p[0] == "snponly.efi")) {
+    route = "ipxe";
+    return IpxeBinary(p[0], request);
+  }
+  if (!read && request.method != "POST") return TextResponse(405, "method " + request.method + " not allowed");
+  return TextResponse(404, "no route for " + request.path);
+}
+
+absl::StatusOr<imagebuilder::ResolvedImage> BootService::ResolveImage(const std::string& ref_text) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = images_.find(ref_text); it != images_.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(imagebuilder::ImageRef ref, imagebuilder::ParseImageRef(ref_text));
+  ASSIGN_OR_RETURN(imagebuilder::ResolvedImage image, repository_.Resolve(ref));
+  std::lock_guard lock(mu_);
+  images_[ref_text] = image;
+  manifests_[image.digest.hex()] = image.image;
+  return image;
+}
+
+absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
+                                                          const v1::HostFacts& facts) {
+  v1::BootRequest request;
+  request.set_mac(mac.ToString());
+  *request.mutable_facts() = facts;
+  auto decision = registry_.BeginBoot(request);
+  if (!decision.ok()) {
+    if (absl::IsUnavailable(decision.status()) || absl::IsDeadlineExceeded(decision.status())) {
+      metrics_.CountStoreFallback();
+      LogEvent("boot.store_fallback", {{"mac", mac.ToString()},
+                                       {"reason", std::string(decision.status().message())}});
+      return LastBoot(mac, facts.address());
+    }
+    return decision.status();
+  }
+  HostBoot boot;
+  boot.decision = *decision;
+  boot.at = std::chrono::steady_clock::now();
+  if (!decision->discovered()) {
+    ASSIGN_OR_RETURN(boot.image, ResolveImage(decision->image()));
+    boot.has_state = store_.Stat(mac.ToString()).ok();
+  }
+  metrics_.CountBoot();
+  LogEvent("boot", {{"mac", mac.ToString()},
+                    {"address", facts.address()},
+                    {"image", decision->image()},
+                    {"bank", decision->bank()},
+                    {"bootstate", std::to_string(decision->bootstate())},
+                    {"reason", decision->reason()}});
+  std::lock_guard lock(mu_);
+  boots_[mac.ToString()] = boot;
+  if (!facts.address().empty()) mac_by_address_[facts.address()] = mac.ToString();
+  return boot;
+}
+
+absl::StatusOr<BootService::HostBoot> BootService::LastBoot(const MacAddress& mac,
+                                                            const std::string& address) {
+  std::lock_guard lock(mu_);
+  auto it = boots_.find(mac.ToString());
+  if (it == boots_.end()) {
+    return absl::UnavailableError(absl::StrCat("state store unreachable and no earlier boot of ",
+                                               mac.ToString(), " to fall back to"));
+  }
+  if (!address.empty()) mac_by_address_[address] = mac.ToString();
+  return it->second;
+}
+
+imagebuilder::HostBootContext BootService::Context(const MacAddress& mac, const HostBoot& boot) const {
+  return {mac,
+          options_.server_url,
+          boot.decision.host_token(),
+          static_cast<int>(boot.decision.bootstate()),
+          boot.image.digest,
+          boot.has_state};
+}
+
+HttpResponse BootService::BootScript(const MacAddress& mac, const HttpRequest& request) {
+  const std::string self = absl::StrCat(options_.server_url, "/boot/", mac.ToDashed(), "/boot.ipxe");
+  if (request.query.empty()) {
+    return Text(imagebuilder::RenderIpxeDiscoveryScript(self), "text/plain", kNoStore);
+  }
+  v1::HostFacts facts;
+  facts.set_address(request.remote_address);
+  auto field = [&](const char* name) {
+    auto it = request.query.find(name);
+    return it == request.query.end() ? std::string() : it->second;
+  };
+  facts.set_manufacturer(field("manufacturer"));
+  facts.set_product(field("product"));
+  facts.set_serial(field("serial"));
+  facts.set_uuid(field("uuid"));
+  auto boot = Decide(mac, facts);
+  if (!boot.ok()) {
+    return Text(imagebuilder::RenderIpxeRetryScript(std::string(boot.status().message()),
+                                                    options_.retry_seconds, self),
+                "text/plain", kNoStore);
+  }
+  if (boot->decision.discovered()) {
+    return Text(imagebuilder::RenderIpxeRetryScript(boot->decision.reason(), options_.retry_seconds, self),
+                "text/plain", kNoStore);
+  }
+  const auto firmware = field("platform") == "efi" ? imagebuilder::Firmware::kUefi
+                                                    : imagebuilder::Firmware::kBios;
+  return Text(imagebuilder::RenderIpxeScript(boot->image.image, Context(mac, *boot), firmware),
+              "text/plain", kNoStore);
+}
+
+HttpResponse BootService::HostBootCfg(const MacAddress& mac, const std::string& address) {
+  auto boot = LastBoot(mac, address);
+  if (!boot.ok()) {
+    // mboot straight from TFTP, without an iPXE script first: this is the boot.
+    v1::HostFacts facts;
+    facts.set_address(address);
+    boot = Decide(mac, facts);
+  }
+  if (!boot.ok()) return ErrorResponse(boot.status());
+  if (boot->decision.discovered()) return TextResponse(404, boot->decision.reason());
+  return Text(imagebuilder::RenderHostBootCfg(boot->image.image, Context(mac, *boot)), "text/plain", kNoStore);
+}
+
+absl::StatusOr<std::shared_ptr<const std::string>> BootService::RenderedState(const MacAddress& mac,
+                                                                              bool cpio,
+                                                                              std::string* etag) {
+  const std::string suffix = cpio ? ".cpio" : ".tgz";
+  auto stat = store_.Stat(mac.ToString());
+  std::string key;
+  if (stat.ok()) {
+    key = stat->sha256() + suffix;
+  } else if (absl::IsUnavailable(stat.status()) || absl::IsDeadlineExceeded(stat.status())) {
+    metrics_.CountStoreFallback();
+    std::lock_guard lock(mu_);
+    auto it = newest_state_.find(mac.ToString() + suffix);
+    if (it == newest_state_.end()) return stat.status();
+    key = it->second;
+  } else {
+    return stat.status();
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = states_.find(key); it != states_.end()) {
+      newest_state_[mac.ToString() + suffix] = key;
+      *etag = Sha256Hex(*it->second);
+      return it->second;
+    }
+  }
+  ASSIGN_OR_RETURN(statestore::RestoredBackup backup, store_.Restore(mac.ToString(), stat->version()));
+  absl::StatusOr<std::string> rendered = cpio ? imagebuilder::CpioOverlayFromBackup(backup.archive)
+                                              : imagebuilder::EsxiStateFromBackup(backup.archive);
+  if (!rendered.ok()) return rendered.status();
+  auto bytes = std::make_shared<const std::string>(*std::move(rendered));
+  *etag = Sha256Hex(*bytes);
+  std::lock_guard lock(mu_);
+  if (states_.size() >= options_.state_cache_entries) states_.erase(states_.begin());
+  states_[key] = bytes;
+  newest_state_[mac.ToString() + suffix] = key;
+  return bytes;
+}
+
+HttpResponse BootService::Report(const MacAddress& mac, const HttpRequest& request) {
+  auto fields = FormFields(request);
+  v1::ReportBirthRequest report;
+  report.set_mac(mac.ToString());
+  report.set_image(fields["image"]);
+  report.set_build(fields["build"]);
+  report.set_ok(fields["status"] != "failed");
+  report.set_message(fields["message"]);
+  report.set_address(request.remote_address);
+  auto expected = store_.IssueHostToken(mac.ToString());
+  if (!expected.ok()) return ErrorResponse(expected.status());
+  if (!statestore::ConstantTimeEquals(*expected, BearerToken(request))) {
+    return TextResponse(403, "this token is not the host token of " + mac.ToString());
+  }
+  auto record = registry_.ReportBirth(report);
+  if (!record.ok()) return ErrorResponse(record.status());
+  metrics_.ObservePhase("report", 0);
+  RunBirthHook(mac, request.remote_address, record->active().image(), report.ok());
+  return Text("recorded\n", "text/plain", kNoStore);
+}
+
+HttpResponse BootService::UploadState(const MacAddress& mac, const HttpRequest& request) {
+  auto expected = store_.IssueHostToken(mac.ToString());
+  if (!expected.ok()) return ErrorResponse(expected.status());
+  if (!statestore::ConstantTimeEquals(*expected, BearerToken(request))) {
+    return TextResponse(403, "this token is not the host token of " + mac.ToString());
+  }
+  auto stored = store_.Backup(mac.ToString(), request.body);
+  if (!stored.ok()) return ErrorResponse(stored.status());
+  return Text(absl::StrCat(stored->created() ? "stored" : "unchanged", " version ",
+                           stored->version().version(), "\n"),
+              "text/plain", kNoStore);
+}
+
+HttpResponse BootService::ImageModule(const std::string& manifest_hex, const std::string& name,
+                                      const HttpRequest& request) {
+  if (!IsHex64(manifest_hex)) return TextResponse(400, "image digest must be 64 lower-case hex digits");
+  imagebuilder::ImageManifest manifest;
+  {
+    std::lock_guard lock(mu_);
+    auto it = manifests_.find(manifest_hex);
+    if (it != manifests_.end()) manifest = it->second;
+  }
+  if (manifest.modules.empty() && manifest.kernel.name.empty()) {
+    auto digest = BlobDigest::FromHex(manifest_hex);
+    if (!digest.ok()) return ErrorResponse(digest.status());
+    auto read = repository_.ReadImage(*digest);
+    if (!read.ok()) return ErrorResponse(read.status());
+    manifest = *read;
+    std::lock_guard lock(mu_);
+    manifests_[manifest_hex] = manifest;
+  }
+  const imagebuilder::ImageModule* module = imagebuilder::FindModule(manifest, name);
+  if (module == nullptr) return TextResponse(404, "image has no module " + name);
+  return Blob(module->digest.hex(), request);
+}
+
+HttpResponse BootService::Blob(const std::string& hex, const HttpRequest& request) {
+  auto digest = BlobDigest::FromHex(hex);
+  if (!digest.ok()) return TextResponse(400, std::string(digest.status().message()));
+  HttpResource resource;
+  auto file = OpenForSending(repository_.BlobPath(*digest), &resource.file_size);
+  if (!file.ok()) return TextResponse(404, "no blob sha256:" + hex);
+  resource.file = *std::move(file);
+  resource.etag = "sha256:" + hex;
+  resource.cache_control = kImmutable;
+  return ServeResource(request, std::move(resource));
+}
+
+HttpResponse BootService::IpxeBinary(const std::string& name, const HttpRequest& request) {
+  HttpResource resource;
+  auto file = OpenForSending(options_.ipxe_dir + "/" + name, &resource.file_size);
+  if (!file.ok()) return TextResponse(404, name + " not found in " + options_.ipxe_dir + " (install Debian's ipxe package)");
+  resource.file = *std::move(file);
+  resource.cache_control = "public, max-age=3600";
+  return ServeResource(request, std::move(resource));
+}
+
+void BootService::NoteClientAddress(const MacAddress& mac, const std::string& address) {
+  std::lock_guard lock(mu_);
+  mac_by_address_[address] = mac.ToString();
+}
+
+absl::StatusOr<TftpFile> BootService::ResolveTftp(const std::string& path, const std::string& client_ip) {
+  const std::vector<std::string> p = Split("/" + path);
+  if (p.size() == 1 && (p[0] == "undionly.kpxe" || p[0] == "ipxe.efi" || p[0] == "snponly.efi")) {
+    return MapFile(options_.ipxe_dir + "/" + p[0]);
+  }
+  if (p.size() == 3 && p[0] == "blobs" && p[1] == "sha256") {
+    ASSIGN_OR_RETURN(BlobDigest digest, BlobDigest::FromHex(p[2]));
+    return MapFile(repository_.BlobPath(digest));
+  }
+  std::optional<MacAddress> mac;
+  if (p.size() == 2 && p[1] == "boot.cfg") {
+    ASSIGN_OR_RETURN(MacAddress parsed, MacAddress::Parse(p[0]));
+    mac = parsed;
+  } else if (p.size() == 1 && p[0] == "boot.cfg") {
+    std::lock_guard lock(mu_);
+    auto it = mac_by_address_.find(client_ip);
+    if (it == mac_by_address_.end()) return absl::NotFoundError("no host known at " + client_ip);
+    mac = *MacAddress::Parse(it->second);
+  }
+  if (!mac) return absl::NotFoundError("no such file: " + path);
+  HttpResponse cfg = HostBootCfg(*mac, client_ip);
+  if (cfg.status != 200) return absl::NotFoundError(cfg.body);
+  auto bytes = std::make_shared<const std::string>(std::move(cfg.body));
+  return TftpFile{bytes, std::string_view(*bytes)};
+}
+
+void BootService::RunBirthHook(const MacAddress& mac, const std::string& address,
+                               const std::string& image, bool ok) {
+  if (options_.birth_hook.empty()) return;
+  std::thread([hook = options_.birth_hook, timeout = options_.birth_hook_timeout, mac = mac.ToString(),
+               address, image, ok] {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::setenv("MIDWIFE_MAC", mac.c_str(), 1);
+      ::setenv("MIDWIFE_ADDRESS", address.c_str(), 1);
+      ::setenv("MIDWIFE_IMAGE", image.c_str(), 1);
+      ::setenv("MIDWIFE_OK", ok ? "1" : "0", 1);
+      ::execl("/bin/sh", "sh", "-c", hook.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    int status = 0;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (::waitpid(pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    LogEvent("hook.birth", {{"mac", mac},
+                            {"image", image},
+                            {"exit", WIFEXITED(status) ? std::to_string(WEXITSTATUS(status))
+                                                       : "killed"}});
+  }).detach();
+}
+
+}  // namespace midwife::bootserver

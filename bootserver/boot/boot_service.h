@@ -1,0 +1,102 @@
+#ifndef MIDWIFE_BOOTSERVER_BOOT_BOOT_SERVICE_H_
+#define MIDWIFE_BOOTSERVER_BOOT_BOOT_SERVICE_H_
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "bootserver/boot/boot_metrics.h"
+#include "bootserver/http/http_message.h"
+#include "bootserver/tftp/tftp_server.h"
+#include "imagebuilder/host_render.h"
+#include "imagebuilder/image_repository.h"
+#include "statestore/client.h"
+#include "statestore/host_registry_client.h"
+
+namespace midwife::bootserver {
+
+struct BootServiceOptions {
+  // The URL hosts reach this server's HTTP at: "http://192.0.2.1:8080".
+  std::string server_url;
+  // Debian's ipxe package: undionly.kpxe, ipxe.efi, snponly.efi.
+  std::string ipxe_dir = "/usr/lib/ipxe";
+  // How long a host with nothing to boot waits before asking again.
+  int retry_seconds = 30;
+  // Rendered state archives kept in memory, by backup digest.
+  size_t state_cache_entries = 4096;
+  // Command run on each birth report, with the host in its environment; empty: none.
+  std::string birth_hook;
+  std::chrono::seconds birth_hook_timeout{30};
+};
+
+// What the boot server serves, over HTTP and TFTP alike: each host's iPXE
+// script, boot.cfg and state, image modules by digest, the iPXE binaries,
+// and the host's birth report and state upload. Keeps no durable state: host
+// records live in the state store; the caches here are rebuilt at will and
+// let a booting host be answered while the store is slow or down.
+// Thread-safe.
+class BootService {
+ public:
+  BootService(BootServiceOptions options, imagebuilder::ImageRepository& repository,
+              statestore::StateStoreClient& store, statestore::HostRegistryClient& registry);
+
+  HttpResponse HandleHttp(const HttpRequest& request);
+  // Requests that may wait on the state store.
+  static bool MayBlock(const HttpRequest& request);
+  absl::StatusOr<TftpFile> ResolveTftp(const std::string& path, const std::string& client_ip);
+  // Remembers which MAC an address belongs to (from ProxyDHCP), so the TFTP
+  // name "boot.cfg" can be answered by client address.
+  void NoteClientAddress(const MacAddress& mac, const std::string& address);
+  BootMetrics& metrics() { return metrics_; }
+
+ private:
+  struct HostBoot {
+    statestore::v1::BootDecision decision;
+    imagebuilder::ResolvedImage image;
+    bool has_state = false;
+    std::chrono::steady_clock::time_point at;
+  };
+
+  HttpResponse Route(const HttpRequest& request, std::string& route);
+  HttpResponse BootScript(const MacAddress& mac, const HttpRequest& request);
+  HttpResponse HostBootCfg(const MacAddress& mac, const std::string& address);
+  HttpResponse Report(const MacAddress& mac, const HttpRequest& request);
+  HttpResponse UploadState(const MacAddress& mac, const HttpRequest& request);
+  HttpResponse ImageModule(const std::string& manifest_hex, const std::string& name,
+                           const HttpRequest& request);
+  HttpResponse Blob(const std::string& hex, const HttpRequest& request);
+  HttpResponse IpxeBinary(const std::string& name, const HttpRequest& request);
+
+  // The host's boot: asks the registry once per boot (the script), or uses
+  // the last decision when the store does not answer.
+  absl::StatusOr<HostBoot> Decide(const MacAddress& mac, const statestore::v1::HostFacts& facts);
+  absl::StatusOr<HostBoot> LastBoot(const MacAddress& mac, const std::string& address);
+  absl::StatusOr<imagebuilder::ResolvedImage> ResolveImage(const std::string& ref);
+  absl::StatusOr<std::shared_ptr<const std::string>> RenderedState(const MacAddress& mac, bool cpio,
+                                                                   std::string* etag);
+  imagebuilder::HostBootContext Context(const MacAddress& mac, const HostBoot& boot) const;
+  void RunBirthHook(const MacAddress& mac, const std::string& address, const std::string& image,
+                    bool ok);
+
+  BootServiceOptions options_;
+  imagebuilder::ImageRepository& repository_;
+  statestore::StateStoreClient& store_;
+  statestore::HostRegistryClient& registry_;
+  BootMetrics metrics_;
+
+  std::mutex mu_;
+  std::map<std::string, HostBoot> boots_;                                  // by MAC
+  std::map<std::string, imagebuilder::ResolvedImage> images_;              // by ref
+  std::map<std::string, imagebuilder::ImageManifest> manifests_;           // by digest hex
+  std::map<std::string, std::shared_ptr<const std::string>> states_;       // by backup sha + kind
+  std::map<std::string, std::string> newest_state_;                        // MAC -> cache key
+  std::map<std::string, std::string> mac_by_address_;
+};
+
+}  // namespace midwife::bootserver
+
+#endif  // MIDWIFE_BOOTSERVER_BOOT_BOOT_SERVICE_H_

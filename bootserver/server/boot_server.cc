@@ -1,0 +1,129 @@
+#include "bootserver/server/boot_server.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bootserver/dhcp/proxy_dhcp_server.h"
+#include "bootserver/http/http_server.h"
+#include "bootserver/tftp/tftp_server.h"
+#include "core/file_io.h"
+#include "core/log.h"
+#include "core/status_macros.h"
+
+namespace midwife::bootserver {
+namespace {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+absl::StatusOr<HostPort> SplitHostPort(const std::string& text, uint16_t default_port) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return HostPort{text, default_port};
+  int port = 0;
+  try {
+    port = std::stoi(text.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("bad port in \"", text, "\""));
+  }
+  return HostPort{text.substr(0, colon), static_cast<uint16_t>(port)};
+}
+
+}  // namespace
+
+absl::Status RunBootServer(BootServerOptions options) {
+  ASSIGN_OR_RETURN(auto repository, imagebuilder::ImageRepository::Open(options.repo_dir, true));
+  ASSIGN_OR_RETURN(auto store, statestore::StateStoreClient::Connect(options.statestore));
+  ASSIGN_OR_RETURN(auto registry, statestore::HostRegistryClient::Connect(options.statestore));
+  ASSIGN_OR_RETURN(HostPort http, SplitHostPort(options.http, 80));
+
+  boost::asio::io_context io;
+  HttpServerOptions http_options;
+  http_options.address = http.host;
+  http_options.port = http.port;
+  // The service needs the advertised URL, which needs the bound port.
+  std::unique_ptr<BootService> service;
+  HttpServer http_server(io, http_options,
+                         {[&](const HttpRequest& r) { return service->HandleHttp(r); },
+                          [](const HttpRequest& r) { return BootService::MayBlock(r); }});
+  RETURN_IF_ERROR(http_server.Start());
+  std::string advertise = options.advertise.empty() ? http.host : options.advertise;
+  if (advertise == "0.0.0.0" || advertise.empty()) {
+    return absl::InvalidArgumentError("--advertise IP is needed when HTTP listens on 0.0.0.0");
+  }
+  if (options.boot.server_url.empty()) {
+    options.boot.server_url = absl::StrCat("http://", advertise, ":", http_server.port());
+  }
+  service = std::make_unique<BootService>(options.boot, *repository, *store, *registry);
+
+  std::unique_ptr<TftpServer> tftp_server;
+  if (!options.tftp.empty()) {
+    ASSIGN_OR_RETURN(HostPort tftp, SplitHostPort(options.tftp, 69));
+    TftpServerOptions tftp_options;
+    tftp_options.address = tftp.host;
+    tftp_options.port = tftp.port;
+    tftp_server = std::make_unique<TftpServer>(
+        io, tftp_options,
+        [&](const std::string& path, const std::string& ip) { return service->ResolveTftp(path, ip); });
+    RETURN_IF_ERROR(tftp_server->Start());
+  }
+  std::unique_ptr<ProxyDhcpServer> dhcp_server;
+  if (!options.proxydhcp.empty()) {
+    ProxyDhcpServerOptions dhcp_options;
+    std::string spec = options.proxydhcp;
+    size_t first = spec.find(':');
+    dhcp_options.address = spec.substr(0, first);
+    if (first != std::string::npos) {
+      ASSIGN_OR_RETURN(HostPort ports, SplitHostPort(spec.substr(first + 1), 4011));
+      dhcp_options.dhcp_port = static_cast<uint16_t>(std::stoi(ports.host));
+      dhcp_options.pxe_port = ports.port;
+    }
+    boost::system::error_code ec;
+    auto server_ip = boost::asio::ip::make_address_v4(advertise, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("--advertise ", advertise, " is not an IPv4 address"));
+    dhcp_options.policy.server = server_ip.to_bytes();
+    dhcp_options.policy.http_port = http_server.port();
+    dhcp_options.broadcast_address = options.dhcp_broadcast_address;
+    dhcp_options.client_port = options.dhcp_client_port;
+    dhcp_options.on_offer = [&](const dhcp::ProxyReply& reply, const dhcp::DhcpPacket& request) {
+      if (!dhcp::IsZero(request.ciaddr)) service->NoteClientAddress(reply.mac, dhcp::Ipv4ToString(request.ciaddr));
+    };
+    dhcp_server = std::make_unique<ProxyDhcpServer>(io, dhcp_options);
+    RETURN_IF_ERROR(dhcp_server->Start());
+  }
+
+  std::string ready = absl::StrCat("http=", advertise, ":", http_server.port());
+  if (tftp_server) absl::StrAppend(&ready, " tftp=", tftp_server->port());
+  if (dhcp_server) absl::StrAppend(&ready, " dhcp=", dhcp_server->dhcp_port(), " pxe=", dhcp_server->pxe_port());
+  LogEvent("bootserver.serving", {{"listen", ready}, {"repo", options.repo_dir},
+                                  {"statestore", options.statestore.server},
+                                  {"url", options.boot.server_url}});
+  if (!options.ready_file.empty()) RETURN_IF_ERROR(WriteFileAtomically(options.ready_file, ready + "\n"));
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int signal_number) {
+    LogEvent("bootserver.stopping", {{"signal", std::to_string(signal_number)}});
+    http_server.Stop();
+    if (tftp_server) tftp_server->Stop();
+    if (dhcp_server) dhcp_server->Stop();
+    io.stop();
+  });
+  int threads = options.io_threads > 0 ? options.io_threads
+                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
+  io.run();
+  for (auto& t : pool) t.join();
+  LogEvent("bootserver.stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace midwife::bootserver

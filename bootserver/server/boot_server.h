@@ -1,0 +1,34 @@
+#ifndef MIDWIFE_BOOTSERVER_SERVER_BOOT_SERVER_H_
+#define MIDWIFE_BOOTSERVER_SERVER_BOOT_SERVER_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "bootserver/boot/boot_service.h"
+#include "statestore/client.h"
+
+namespace midwife::bootserver {
+
+struct BootServerOptions {
+  std::string repo_dir = "data/repo";
+  statestore::ClientOptions statestore;  // address, admin token, TLS
+  // host:port for each protocol; empty disables it. Port 0: any (tests).
+  std::string http = "0.0.0.0:80";
+  std::string tftp = "0.0.0.0:69";
+  std::string proxydhcp;  // "0.0.0.0" (ports 67 and 4011) or "addr:dhcp_port:pxe_port"
+  // The address hosts reach this server at; default: the HTTP address.
+  std::string advertise;
+  std::string ready_file;
+  int io_threads = 0;  // 0: one per core
+  BootServiceOptions boot;
+  // ProxyDHCP test knobs (see ProxyDhcpServerOptions).
+  std::string dhcp_broadcast_address = "255.255.255.255";
+  uint16_t dhcp_client_port = 68;
+};
+
+// Runs the boot server until SIGINT or SIGTERM.
+absl::Status RunBootServer(BootServerOptions options);
+
+}  // namespace midwife::bootserver
+
+#endif  // MIDWIFE_BOOTSERVER_SERVER_BOOT_SERVER_H_

@@ -1,0 +1,49 @@
+#ifndef MIDWIFE_STATESTORE_HOST_REGISTRY_SERVICE_H_
+#define MIDWIFE_STATESTORE_HOST_REGISTRY_SERVICE_H_
+
+#include "proto/hostregistry.grpc.pb.h"
+#include "statestore/authorizer.h"
+#include "statestore/host_registry.h"
+
+namespace midwife::statestore {
+
+// The gRPC adapter of the HostRegistry: parses MACs, authorizes (admin token
+// for everything; a host's own token also for ReportBirth of its MAC), adds
+// the host token to boot decisions, logs one line per change, maps errors.
+class HostRegistryService final : public v1::HostRegistry::Service {
+ public:
+  // Both must outlive the service.
+  HostRegistryService(HostRegistry& registry, const Authorizer& authorizer)
+      : registry_(registry), authorizer_(authorizer) {}
+
+  grpc::Status BeginBoot(grpc::ServerContext* context, const v1::BootRequest* request,
+                         v1::BootDecision* response) override;
+  grpc::Status ReportBirth(grpc::ServerContext* context, const v1::ReportBirthRequest* request,
+                           v1::HostRecord* response) override;
+  grpc::Status Assign(grpc::ServerContext* context, const v1::AssignRequest* request,
+                      v1::HostRecord* response) override;
+  grpc::Status Unassign(grpc::ServerContext* context, const v1::UnassignRequest* request,
+                        v1::HostRecord* response) override;
+  grpc::Status Rollback(grpc::ServerContext* context, const v1::RollbackRequest* request,
+                        v1::HostRecord* response) override;
+  grpc::Status AddAlias(grpc::ServerContext* context, const v1::AddAliasRequest* request,
+                        v1::HostRecord* response) override;
+  grpc::Status GetHost(grpc::ServerContext* context, const v1::GetHostRequest* request,
+                       v1::HostRecord* response) override;
+  grpc::Status ListHosts(grpc::ServerContext* context, const v1::ListHostRecordsRequest* request,
+                         v1::ListHostRecordsResponse* response) override;
+  grpc::Status ListEvents(grpc::ServerContext* context, const v1::ListEventsRequest* request,
+                          v1::ListEventsResponse* response) override;
+  grpc::Status SetRules(grpc::ServerContext* context, const v1::SetRulesRequest* request,
+                        v1::RuleSet* response) override;
+  grpc::Status GetRules(grpc::ServerContext* context, const v1::GetRulesRequest* request,
+                        v1::RuleSet* response) override;
+
+ private:
+  HostRegistry& registry_;
+  const Authorizer& authorizer_;
+};
+
+}  // namespace midwife::statestore
+
+#endif  // MIDWIFE_STATESTORE_HOST_REGISTRY_SERVICE_H_
