@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/unique_fd.h"
 #include "core/file_io.h"
 #include "core/sha256.h"
 #include "core/status_macros.h"
@@ -22,20 +23,7 @@ namespace {
 // Read-only: a blob's bytes are its name, so nothing may write to it.
 constexpr mode_t kBlobMode = 0444;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 // Unlinks the temporary unless it was renamed into place.
 class Temporary {

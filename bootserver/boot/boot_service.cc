@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "bootserver/http/http_resource.h"
 #include "core/log.h"
@@ -360,7 +361,17 @@ HttpResponse BootService::UploadState(const MacAddress& mac, const HttpRequest& 
   if (!statestore::ConstantTimeEquals(*expected, BearerToken(request))) {
     return TextResponse(403, "this token is not the host token of " + mac.ToString());
   }
-  auto stored = store_.Backup(mac.ToString(), request.body);
+  std::string body = request.body;
+  if (const std::string* encoding = request.Header("x-midwife-encoding"); encoding != nullptr) {
+    // busybox wget cannot post binary bytes; the host agent sends base64.
+    if (*encoding != "base64") return TextResponse(400, "unknown X-Midwife-Encoding " + *encoding);
+    std::string compact;
+    for (char c : request.body) {
+      if (c != '\n' && c != '\r') compact.push_back(c);
+    }
+    if (!absl::Base64Unescape(compact, &body)) return TextResponse(400, "body is not valid base64");
+  }
+  auto stored = store_.Backup(mac.ToString(), body);
   if (!stored.ok()) return ErrorResponse(stored.status());
   return Text(absl::StrCat(stored->created() ? "stored" : "unchanged", " version ",
                            stored->version().version(), "\n"),

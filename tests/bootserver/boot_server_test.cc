@@ -252,6 +252,32 @@ TEST_F(BootServerTest, TftpServesBootCfgAndBlobsToTftpHpaAndAtftp) {
   EXPECT_THAT(escape.out, HasSubstr("Error code 2"));
 }
 
+TEST_F(BootServerTest, HostAgentUnderBusyboxReportsBirthAndUploadsItsEtc) {
+  ASSERT_EQ(Admin({"assign", "--mac", kMac, "--image", "esxi@1"}).exit_code, 0);
+  Script();  // the trial boot: ATTEMPTED until the agent reports
+  // busybox's own applets stand in for a diskless host's userland.
+  const std::string bin = tmp_.File("bin");
+  ASSERT_EQ(RunCommand({"/bin/mkdir", "-p", bin, tmp_.File("host/etc")}).exit_code, 0);
+  for (const char* applet : {"wget", "sha256sum", "tar", "cut", "tr", "cat", "sleep", "mkdir", "rm", "basename", "gzip", "base64"}) {
+    ASSERT_EQ(RunCommand({"/bin/ln", "-s", "/bin/busybox", bin + "/" + applet}).exit_code, 0);
+  }
+  ASSERT_TRUE(WriteFileAtomically(tmp_.File("host/etc/motd"), "value 4242\n").ok());
+  const std::string port = http_.substr(http_.rfind(':') + 1);
+  ASSERT_TRUE(WriteFileAtomically(tmp_.File("cmdline"),
+                                  absl::StrCat("console=ttyS0 MIDWIFE_MAC=", kMac, " PBHOST=127.0.0.1:", port,
+                                               " MIDWIFE_TOKEN=", HostToken(), "\n")).ok());
+  auto agent = RunCommand({"/usr/bin/env", "-i", "PATH=" + bin, "MIDWIFE_CMDLINE=" + tmp_.File("cmdline"),
+                           "MIDWIFE_ETC=" + tmp_.File("host/etc"), "TMPDIR=" + tmp_.path(), "MIDWIFE_ATTEMPTS=2", "/bin/busybox", "sh",
+                           std::string(MIDWIFE_SOURCE_DIR) + "/bootserver/agent/midwife-agent.sh", "once"});
+  ASSERT_EQ(agent.exit_code, 0) << agent.out;
+  EXPECT_THAT(Admin({"host", "--mac", kMac}).out, HasSubstr("active:     esxi@1 (valid)"));
+  // The next boot carries the uploaded /etc back as the Linux overlay.
+  const std::string overlay = Get(absl::StrCat("/boot/", kMacDashed, "/state.cpio.gz"));
+  ASSERT_TRUE(WriteFileAtomically(tmp_.File("o.cpio.gz"), overlay).ok());
+  auto listing = RunCommand({"/bin/sh", "-c", "gzip -dc " + tmp_.File("o.cpio.gz") + " | cpio -i --to-stdout etc/motd 2>/dev/null"});
+  EXPECT_EQ(listing.out, "value 4242\n") << agent.out;
+}
+
 TEST_F(BootServerTest, BadRequestsGetFourHundredsWithAReason) {
   EXPECT_EQ(Status({http_ + "/boot/ff-ff-ff-ff-ff-ff/boot.ipxe"}), "400");
   EXPECT_THAT(Get("/boot/not-a-mac/boot.cfg"), HasSubstr("not-a-mac"));

@@ -1,0 +1,591 @@
+// TFTP benchmark: midwife's TftpServer (run in-process on an io_context with
+// --threads threads: the same code the daemon runs) against tftpd-hpa
+// (/usr/sbin/in.tftpd -L, a child process) serving the same files to the same
+// client, measured in the same run.
+//
+// The client is written here (one blocking UDP socket per transfer, RRQ with
+// blksize/windowsize, DATA received straight into a preallocated buffer, one
+// ACK per block or per window) so that it is cheap, supports RFC 7440
+// windowsize, and does not depend on the codec under test. Every transfer is
+// checked byte-exact by SHA-256 after its clock stops.
+//
+//   build/bin/tftp_bench [--big-mib 100] [--runs 3] [--threads 2]
+//                        [--concurrent 64] [--concurrent-mib 8]
+//                        [--storm 400] [--storm-mib 2] [--tftpd /usr/sbin/in.tftpd]
+//
+// MB/s are 10^6 bytes of file per second; ratios are midwife / tftpd-hpa.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <latch>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "bootserver/tftp/tftp_server.h"
+#include "core/sha256.h"
+#include "tests/support/child_process.h"
+
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using midwife::Sha256Digest;
+using midwife::Sha256Of;
+using midwife::bootserver::TftpFile;
+using midwife::bootserver::TftpServer;
+using midwife::bootserver::TftpServerOptions;
+
+struct Settings {
+  uint64_t big_bytes = 100ull << 20;
+  int runs = 3;
+  int threads = 2;
+  int concurrent = 64;
+  uint64_t concurrent_bytes = 8ull << 20;
+  int storm = 400;
+  uint64_t storm_bytes = 2ull << 20;
+  std::string tftpd = "/usr/sbin/in.tftpd";
+};
+
+// A client gives up after this many silent waits in a row; each wait is
+// longer than the servers' first retransmission timeout (1 s), so the server,
+// not the client, drives recovery.
+constexpr int kClientRetries = 5;
+constexpr int kClientWaitMs = 2500;
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Deterministic bytes that do not compress or repeat at block boundaries.
+std::string PseudoRandomBytes(uint64_t size, uint64_t seed) {
+  std::string out(size, '\0');
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (uint64_t i = 0; i + 8 <= size; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(out.data() + i, &x, 8);
+  }
+  for (uint64_t i = size & ~7ull; i < size; ++i) out[i] = static_cast<char>(i * 31);
+  return out;
+}
+
+// A read-only mapping of a whole file, unmapped when the last TftpFile
+// holding it is gone.
+class MappedFile {
+ public:
+  static std::shared_ptr<MappedFile> Open(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return nullptr;
+    struct stat st {};
+    ::fstat(fd, &st);
+    auto file = std::make_shared<MappedFile>();
+    file->size_ = static_cast<size_t>(st.st_size);
+    if (file->size_ > 0) {
+      file->data_ = ::mmap(nullptr, file->size_, PROT_READ, MAP_SHARED, fd, 0);
+      if (file->data_ == MAP_FAILED) file->data_ = nullptr;
+    }
+    ::close(fd);
+    return file;
+  }
+  ~MappedFile() {
+    if (data_ != nullptr) ::munmap(data_, size_);
+  }
+  std::string_view bytes() const { return {static_cast<const char*>(data_), size_}; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+uint16_t FreeUdpPort() {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+struct FetchRequest {
+  std::string file;
+  uint16_t block_size = 512;  // 512 with no options: a plain RFC 1350 RRQ
+  uint16_t window_size = 1;
+};
+
+struct FetchResult {
+  bool ok = false;
+  std::string error;
+  uint64_t bytes = 0;
+  Clock::time_point start, end;
+  int client_resends = 0;
+  double seconds() const { return std::chrono::duration<double>(end - start).count(); }
+};
+
+class UdpSocket {
+ public:
+  UdpSocket() : fd_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {}
+  ~UdpSocket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+void PutU16(std::string& s, uint16_t v) {
+  s.push_back(static_cast<char>(v >> 8));
+  s.push_back(static_cast<char>(v & 0xff));
+}
+
+// One read transfer into `buffer` (at least file size + block size bytes).
+FetchResult Fetch(uint16_t port, const FetchRequest& request, std::span<uint8_t> buffer) {
+  FetchResult result;
+  UdpSocket socket;
+  const int fd = socket.fd();
+  int rcvbuf = 4 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  server.sin_port = htons(port);
+
+  std::string rrq;
+  PutU16(rrq, 1);
+  rrq += request.file;
+  rrq.push_back('\0');
+  rrq += "octet";
+  rrq.push_back('\0');
+  const bool options = request.block_size != 512 || request.window_size != 1;
+  if (options) {
+    rrq += "blksize";
+    rrq.push_back('\0');
+    rrq += std::to_string(request.block_size);
+    rrq.push_back('\0');
+    if (request.window_size > 1) {
+      rrq += "windowsize";
+      rrq.push_back('\0');
+      rrq += std::to_string(request.window_size);
+      rrq.push_back('\0');
+    }
+  }
+
+  uint64_t block_size = 512, window = 1;
+  uint64_t expected = 1;    // next block index we want (64-bit; wire is 16-bit)
+  uint64_t last_acked = 0;  // the block our last ACK named (0: ACK 0 / none)
+  uint64_t gap_acked = UINT64_MAX;
+  bool have_tid = false, sent_any_ack = false;
+  sockaddr_in tid{};
+  uint8_t ack[4] = {0, 4, 0, 0};
+  auto send_ack = [&](uint64_t block) {
+    ack[2] = static_cast<uint8_t>((block >> 8) & 0xff);
+    ack[3] = static_cast<uint8_t>(block & 0xff);
+    ::sendto(fd, ack, 4, 0, reinterpret_cast<sockaddr*>(&tid), sizeof tid);
+    sent_any_ack = true;
+  };
+
+  result.start = Clock::now();
+  ::sendto(fd, rrq.data(), rrq.size(), 0, reinterpret_cast<sockaddr*>(&server), sizeof server);
+  int silent = 0;
+  uint8_t header[4];
+  for (;;) {
+    const uint64_t offset = (expected - 1) * block_size;
+    if (offset + std::max<uint64_t>(block_size, 512) > buffer.size()) {
+      result.error = "server sent more than the file size";
+      return result;
+    }
+    iovec iov[2] = {{header, 4}, {buffer.data() + offset, std::max<uint64_t>(block_size, 512)}};
+    sockaddr_in from{};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, kClientWaitMs) == 0) {
+      if (++silent > kClientRetries) {
+        result.error = absl::StrFormat("timed out waiting for block %d", expected);
+        return result;
+      }
+      ++result.client_resends;
+      if (!have_tid) {
+        ::sendto(fd, rrq.data(), rrq.size(), 0, reinterpret_cast<sockaddr*>(&server), sizeof server);
+      } else if (sent_any_ack) {
+        send_ack(last_acked);
+      }
+      continue;
+    }
+    ssize_t n = ::recvmsg(fd, &msg, 0);
+    if (n < 4) continue;
+    if (msg.msg_flags & MSG_TRUNC) {
+      result.error = "datagram larger than the block size";
+      return result;
+    }
+    if (have_tid && (from.sin_port != tid.sin_port || from.sin_addr.s_addr != tid.sin_addr.s_addr))
+      continue;  // Not our transfer's TID.
+    if (!have_tid) {
+      tid = from;
+      have_tid = true;
+    }
+    silent = 0;
+    const uint16_t opcode = static_cast<uint16_t>(header[0] << 8 | header[1]);
+    const size_t payload = static_cast<size_t>(n) - 4;
+    if (opcode == 5) {
+      result.error = "server error " + std::to_string(header[2] << 8 | header[3]) + ": " +
+                     std::string(reinterpret_cast<const char*>(buffer.data() + offset),
+                                 strnlen(reinterpret_cast<const char*>(buffer.data() + offset), payload));
+      return result;
+    }
+    if (opcode == 6 && expected == 1 && !sent_any_ack) {
+      // OACK: name\0value\0... (its first two bytes landed in header[2..3]).
+      std::string body(reinterpret_cast<const char*>(header + 2), 2);
+      body.append(reinterpret_cast<const char*>(buffer.data() + offset), payload);
+      std::map<std::string, std::string> acked;
+      size_t at = 0;
+      while (at < body.size()) {
+        size_t name_end = body.find('\0', at);
+        if (name_end == std::string::npos) break;
+        size_t value_end = body.find('\0', name_end + 1);
+        if (value_end == std::string::npos) break;
+        acked[body.substr(at, name_end - at)] = body.substr(name_end + 1, value_end - name_end - 1);
+        at = value_end + 1;
+      }
+      if (acked.count("blksize")) block_size = std::stoul(acked["blksize"]);
+      if (acked.count("windowsize")) window = std::stoul(acked["windowsize"]);
+      send_ack(0);
+      continue;
+    }
+    if (opcode != 3) continue;
+    const uint16_t wire = static_cast<uint16_t>(header[2] << 8 | header[3]);
+    if (wire != static_cast<uint16_t>(expected)) {
+      // A gap or a repeat: name the last block we hold in order, once per
+      // gap, so the sender resumes there (RFC 7440 section 4).
+      if (sent_any_ack || expected > 1) {
+        if (gap_acked != expected - 1) {
+          send_ack(expected - 1);
+          last_acked = expected - 1;
+          gap_acked = expected - 1;
+        }
+      }
+      continue;
+    }
+    result.bytes += payload;
+    ++expected;
+    const bool last = payload < block_size;
+    if (last || expected - 1 - last_acked >= window) {
+      send_ack(expected - 1);
+      last_acked = expected - 1;
+    }
+    if (last) break;
+  }
+  result.end = Clock::now();
+  result.ok = true;
+  return result;
+}
+
+// Fetches `count` copies of `request` at once, each on its own thread, and
+// checks each byte-exact. Returns total file bytes per second (wall clock
+// from the common start to the last finish) and counts failures.
+struct GroupResult {
+  double mb_per_s = 0;
+  int failures = 0;
+  int resends = 0;
+  std::string first_error;
+};
+
+GroupResult FetchMany(uint16_t port, const FetchRequest& request, int count,
+                      const Sha256Digest& want, uint64_t size) {
+  std::vector<std::unique_ptr<uint8_t[]>> buffers;
+  for (int i = 0; i < count; ++i) buffers.push_back(std::make_unique_for_overwrite<uint8_t[]>(size + 65536 + 512));
+  std::vector<FetchResult> results(static_cast<size_t>(count));
+  std::latch ready(count + 1);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < count; ++i) {
+    threads.emplace_back([&, i] {
+      ready.arrive_and_wait();
+      results[static_cast<size_t>(i)] =
+          Fetch(port, request, std::span<uint8_t>(buffers[static_cast<size_t>(i)].get(), size + 65536 + 512));
+    });
+  }
+  ready.arrive_and_wait();
+  const auto start = Clock::now();
+  for (auto& t : threads) t.join();
+  GroupResult group;
+  auto end = start;
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const FetchResult& r = results[i];
+    group.resends += r.client_resends;
+    bool exact = r.ok && r.bytes == size &&
+                 Sha256Of(std::string_view(reinterpret_cast<const char*>(buffers[i].get()), r.bytes)) == want;
+    if (!exact) {
+      ++group.failures;
+      if (group.first_error.empty())
+        group.first_error = r.ok ? absl::StrFormat("got %d bytes, digest mismatch or short", r.bytes) : r.error;
+      continue;
+    }
+    bytes += r.bytes;
+    end = std::max(end, r.end);
+  }
+  const double seconds = std::chrono::duration<double>(end - start).count();
+  group.mb_per_s = seconds > 0 ? static_cast<double>(bytes) / seconds / 1e6 : 0;
+  return group;
+}
+
+// The two servers under test, each behind the same port-based interface.
+class MidwifeTftp {
+ public:
+  MidwifeTftp(const std::string& dir, int threads)
+      : work_(asio::make_work_guard(io_)) {
+    TftpServerOptions options;
+    options.address = "127.0.0.1";
+    options.port = 0;
+    // The wire's largest block (RFC 2348); the daemon's default cap is 1468.
+    options.limits.max_block_size = 65464;
+    options.max_transfers = 4000;
+    server_ = std::make_unique<TftpServer>(
+        io_, options,
+        [this, dir](const std::string& path, const std::string&) -> absl::StatusOr<TftpFile> {
+          std::lock_guard lock(mu_);
+          auto& file = files_[path];
+          if (!file) file = MappedFile::Open(dir + "/" + path);
+          if (!file) return absl::NotFoundError("no file " + path);
+          return TftpFile{file, file->bytes()};
+        });
+    auto status = server_->Start();
+    if (!status.ok()) {
+      std::fprintf(stderr, "midwife TFTP: %s\n", std::string(status.message()).c_str());
+      std::abort();
+    }
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+  ~MidwifeTftp() {
+    server_->Stop();
+    work_.reset();
+    io_.stop();
+    for (auto& t : threads_) t.join();
+  }
+  uint16_t port() const { return server_->port(); }
+  const midwife::bootserver::TftpCounters& counters() const { return server_->counters(); }
+
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::unique_ptr<TftpServer> server_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<MappedFile>> files_;
+  std::vector<std::thread> threads_;
+};
+
+class TftpdHpa {
+ public:
+  TftpdHpa(const std::string& binary, const std::string& dir, const std::string& log)
+      : port_(FreeUdpPort()),
+        process_({binary, "-L", "-s", dir, "-a", "127.0.0.1:" + std::to_string(port_)}, log) {}
+  // Waits until it answers an RRQ (with an error: the probe file is absent).
+  bool WaitReady() {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < deadline) {
+      UdpSocket s;
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(port_);
+      static const char probe[] = "\0\1no-such-file\0octet";
+      ::sendto(s.fd(), probe, sizeof probe, 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      pollfd p{s.fd(), POLLIN, 0};
+      if (::poll(&p, 1, 200) == 1) return true;
+    }
+    return false;
+  }
+  uint16_t port() const { return port_; }
+  std::string log() const { return process_.Log(); }
+
+ private:
+  uint16_t port_;
+  midwife::testing::ChildProcess process_;
+};
+
+bool ParseFlags(int argc, char** argv, Settings& s) {
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "flag %s needs a value\n", flag.c_str());
+      return false;
+    }
+    std::string value = argv[++i];
+    if (flag == "--big-mib") s.big_bytes = std::stoull(value) << 20;
+    else if (flag == "--runs") s.runs = std::stoi(value);
+    else if (flag == "--threads") s.threads = std::stoi(value);
+    else if (flag == "--concurrent") s.concurrent = std::stoi(value);
+    else if (flag == "--concurrent-mib") s.concurrent_bytes = std::stoull(value) << 20;
+    else if (flag == "--storm") s.storm = std::stoi(value);
+    else if (flag == "--storm-mib") s.storm_bytes = std::stoull(value) << 20;
+    else if (flag == "--tftpd") s.tftpd = value;
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Ratio(double a, double b) { return b > 0 ? absl::StrFormat("%.2fx", a / b) : "-"; }
+
+int Run(const Settings& settings) {
+  midwife::testing::TempDir dir;
+  midwife::testing::TempDir logs;
+  // tftpd-hpa chroots into the folder and drops to `nobody`.
+  ::chmod(dir.path().c_str(), 0755);
+  struct Blob {
+    std::string name;
+    uint64_t size;
+    Sha256Digest digest;
+  };
+  std::vector<Blob> blobs = {{"big.bin", settings.big_bytes, {}},
+                             {"concurrent.bin", settings.concurrent_bytes, {}},
+                             {"storm.bin", settings.storm_bytes, {}}};
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    std::string bytes = PseudoRandomBytes(blobs[i].size, i + 1);
+    blobs[i].digest = Sha256Of(bytes);
+    std::ofstream(dir.File(blobs[i].name), std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    ::chmod(dir.File(blobs[i].name).c_str(), 0644);
+  }
+
+  MidwifeTftp midwife(dir.path(), settings.threads);
+  TftpdHpa tftpd(settings.tftpd, dir.path(), logs.File("tftpd.log"));
+  if (!tftpd.WaitReady()) {
+    std::fprintf(stderr, "tftpd-hpa did not come up: %s\n", tftpd.log().c_str());
+    return 1;
+  }
+  std::printf("TFTP: midwife TftpServer in-process (%d I/O threads, port %d) vs tftpd-hpa %s (port %d)\n",
+              settings.threads, midwife.port(), settings.tftpd.c_str(), tftpd.port());
+  std::printf("same files, same client (this program), medians of %d runs, MB = 10^6 bytes; every transfer SHA-256 checked\n\n",
+              settings.runs);
+
+  bool all_exact = true;
+  auto report_failure = [&](const char* who, const std::string& what, const GroupResult& g) {
+    if (g.failures > 0) {
+      all_exact = false;
+      std::printf("  !! %s %s: %d failed (%s)\n", who, what.c_str(), g.failures, g.first_error.c_str());
+    }
+  };
+
+  struct Case {
+    std::string label;
+    FetchRequest request;
+    bool tftpd;  // tftpd-hpa has no windowsize: that row compares with its 1468 row
+  };
+  const Blob& big = blobs[0];
+  std::vector<Case> cases = {
+      {"blksize 512 (no options)", {big.name, 512, 1}, true},
+      {"blksize 1468", {big.name, 1468, 1}, true},
+      {"blksize 1468 windowsize 16", {big.name, 1468, 16}, false},
+      {"blksize 65464", {big.name, 65464, 1}, true},
+  };
+  std::vector<double> mw_median(cases.size()), hpa_median(cases.size());
+  for (size_t c = 0; c < cases.size(); ++c) {
+    std::vector<double> mw, hpa;
+    for (int run = 0; run < settings.runs; ++run) {
+      GroupResult g = FetchMany(midwife.port(), cases[c].request, 1, big.digest, big.size);
+      report_failure("midwife", cases[c].label, g);
+      mw.push_back(g.mb_per_s);
+      if (cases[c].tftpd) {
+        GroupResult h = FetchMany(tftpd.port(), cases[c].request, 1, big.digest, big.size);
+        report_failure("tftpd-hpa", cases[c].label, h);
+        hpa.push_back(h.mb_per_s);
+      }
+    }
+    mw_median[c] = Median(mw);
+    hpa_median[c] = cases[c].tftpd ? Median(hpa) : Median({});
+  }
+  hpa_median[2] = hpa_median[1];
+
+  const std::string heading = "one transfer of " + std::to_string(big.size >> 20) + " MiB";
+  std::printf("%-44s %12s %14s %8s %8s\n", heading.c_str(),
+              "midwife MB/s", "tftpd-hpa MB/s", "ratio", "goal");
+  const char* goals[] = {">=1x", ">=1x", ">=8x", ">=1x"};
+  for (size_t c = 0; c < cases.size(); ++c) {
+    std::string label = cases[c].label + (c == 2 ? " (vs hpa 1468)" : "");
+    std::printf("%-44s %12.1f %14.1f %8s %8s\n", label.c_str(), mw_median[c], hpa_median[c],
+                Ratio(mw_median[c], hpa_median[c]).c_str(), goals[c]);
+  }
+
+  // Many at once, lockstep 1468 (what a rack of PXE ROMs does).
+  const Blob& conc = blobs[1];
+  FetchRequest conc_request{conc.name, 1468, 1};
+  std::vector<double> mw, hpa;
+  for (int run = 0; run < settings.runs; ++run) {
+    GroupResult g = FetchMany(midwife.port(), conc_request, settings.concurrent, conc.digest, conc.size);
+    report_failure("midwife", "concurrent", g);
+    mw.push_back(g.mb_per_s);
+    GroupResult h = FetchMany(tftpd.port(), conc_request, settings.concurrent, conc.digest, conc.size);
+    report_failure("tftpd-hpa", "concurrent", h);
+    hpa.push_back(h.mb_per_s);
+  }
+  std::string label = absl::StrFormat("%d concurrent x %d MiB, blksize 1468 (total)", settings.concurrent,
+                                      conc.size >> 20);
+  std::printf("%-44s %12.1f %14.1f %8s %8s\n", label.c_str(), Median(mw), Median(hpa),
+              Ratio(Median(mw), Median(hpa)).c_str(), ">=1.5x");
+
+  // A storm: every transfer must finish, with no client-side timeouts.
+  const Blob& storm = blobs[2];
+  FetchRequest storm_request{storm.name, 1468, 1};
+  const uint64_t retrans_before = midwife.counters().retransmissions.load();
+  GroupResult gs = FetchMany(midwife.port(), storm_request, settings.storm, storm.digest, storm.size);
+  const uint64_t retrans = midwife.counters().retransmissions.load() - retrans_before;
+  GroupResult hs = FetchMany(tftpd.port(), storm_request, settings.storm, storm.digest, storm.size);
+  std::printf("\n%d concurrent x %d MiB, blksize 1468 (one run):\n", settings.storm, static_cast<int>(storm.size >> 20));
+  std::printf("  midwife:   %d failed, %d client re-ACKs after a %d ms silence, %llu server retransmissions, %.1f MB/s total%s%s\n",
+              gs.failures, gs.resends, kClientWaitMs, static_cast<unsigned long long>(retrans), gs.mb_per_s,
+              gs.first_error.empty() ? "" : "; first error: ", gs.first_error.c_str());
+  std::printf("  tftpd-hpa: %d failed, %d client re-ACKs, %.1f MB/s total%s%s\n", hs.failures, hs.resends,
+              hs.mb_per_s, hs.first_error.empty() ? "" : "; first error: ", hs.first_error.c_str());
+  if (gs.failures > 0 || hs.failures > 0) all_exact = false;
+
+  const auto& counters = midwife.counters();
+  std::printf("\nmidwife counters: started=%llu done=%llu failed=%llu retransmissions=%llu refused=%llu\n",
+              static_cast<unsigned long long>(counters.transfers_started.load()),
+              static_cast<unsigned long long>(counters.transfers_done.load()),
+              static_cast<unsigned long long>(counters.transfers_failed.load()),
+              static_cast<unsigned long long>(counters.retransmissions.load()),
+              static_cast<unsigned long long>(counters.refused.load()));
+  std::printf("all transfers byte-exact: %s\n", all_exact ? "yes" : "NO");
+  return all_exact ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings settings;
+  if (!ParseFlags(argc, argv, settings)) return 2;
+  return Run(settings);
+}
