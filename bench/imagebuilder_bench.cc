@@ -2,7 +2,9 @@
 // same run (medians; no timed assertions):
 //   1. import of an ESXi-shaped folder (boot.cfg, ~100 modules of random,
 //      incompressible bytes) into a fresh repository, against coreutils'
-//      `sha256sum` over the same files, both with a warm page cache;
+//      `sha256sum` over the same files, both with a warm page cache; beside
+//      them, for diagnosis, the import's two halves alone: hashing in process
+//      (core/sha256.h) and a durable copy done as BlobStore::Put does it;
 //   2. compose replacing one 4 MiB module: bytes newly written to the blob
 //      folder, and the time;
 //   3. state rendering of a 64 KiB esx.conf-like /etc: PackEsxiState, a repack
@@ -91,7 +93,9 @@ double MedianMicros(int iterations, Op op) {
   return Median(std::move(us));
 }
 
-double MBPerSecond(uint64_t bytes, double seconds) { return seconds > 0 ? bytes / seconds / 1e6 : 0; }
+double MBPerSecond(uint64_t bytes, double seconds) {
+  return seconds > 0 ? bytes / seconds / 1e6 : 0;
+}
 
 // Writes `size` pseudo-random (incompressible) bytes to `path`.
 bool WriteRandomFile(const std::string& path, uint64_t size, uint64_t seed) {
@@ -138,16 +142,18 @@ SyntheticImage MakeImage(const std::string& dir, uint64_t total) {
   std::string modules;
   uint64_t seed = 1000;
   for (const auto& [name, weight] : weights) {
-    const uint64_t size = name == kReplacedModule
-                              ? kReplacedModuleBytes
-                              : kSmallestModuleBytes + static_cast<uint64_t>(spread * weight / weight_sum);
+    const uint64_t size =
+        name == kReplacedModule
+            ? kReplacedModuleBytes
+            : kSmallestModuleBytes + static_cast<uint64_t>(spread * weight / weight_sum);
     if (!WriteRandomFile(dir + "/" + name, size, ++seed)) {
       std::fprintf(stderr, "cannot write %s/%s\n", dir.c_str(), name.c_str());
       std::exit(1);
     }
     image.files.push_back(dir + "/" + name);
     image.module_bytes += size;
-    if (name != "b.b00") absl::StrAppendFormat(&modules, "%s/%s", modules.empty() ? "" : " --- ", name);
+    if (name != "b.b00")
+      absl::StrAppendFormat(&modules, "%s/%s", modules.empty() ? "" : " --- ", name);
   }
   std::ofstream(dir + "/boot.cfg")
       << "bootstate=0\ntitle=Loading ESXi installer\ntimeout=5\nprefix=\n"
@@ -197,6 +203,19 @@ double InProcessHashSeconds(const std::vector<std::string>& files) {
   return Seconds(Clock::now() - start);
 }
 
+// Copies what remains of `in` to `out` through `buffer`.
+bool CopyFd(int in, int out, std::vector<char>& buffer) {
+  while (true) {
+    const ssize_t got = ::read(in, buffer.data(), buffer.size());
+    if (got <= 0) return got == 0;
+    for (ssize_t done = 0; done < got;) {
+      const ssize_t put = ::write(out, buffer.data() + done, static_cast<size_t>(got - done));
+      if (put < 0) return false;
+      done += put;
+    }
+  }
+}
+
 // Copies `files` into a fresh folder `dir` as BlobStore::Put stores a blob,
 // minus the hash: read and write through one kCopyBufferBytes buffer, fsync
 // the file, rename it into place, fsync the folder. The floor an import
@@ -211,19 +230,11 @@ double CopySeconds(const std::vector<std::string>& files, const std::string& dir
     const int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     const std::string temporary = absl::StrFormat("%s/.tmp-%d", dir, n);
     const int out = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-    if (in < 0 || out < 0) return -1;
-    ssize_t got = 0;
-    while ((got = ::read(in, buffer.data(), buffer.size())) > 0) {
-      for (ssize_t done = 0; done < got;) {
-        const ssize_t put = ::write(out, buffer.data() + done, static_cast<size_t>(got - done));
-        if (put < 0) return -1;
-        done += put;
-      }
-    }
-    const bool ok = got == 0 && ::fsync(out) == 0;
-    ::close(in);
-    ::close(out);
-    if (!ok || ::rename(temporary.c_str(), absl::StrFormat("%s/%d", dir, n++).c_str()) != 0) return -1;
+    const bool ok = in >= 0 && out >= 0 && CopyFd(in, out, buffer) && ::fsync(out) == 0;
+    if (in >= 0) ::close(in);
+    if (out >= 0) ::close(out);
+    if (!ok || ::rename(temporary.c_str(), absl::StrFormat("%s/%d", dir, n++).c_str()) != 0)
+      return -1;
     const int folder = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (folder < 0 || ::fsync(folder) != 0) return -1;
     ::close(folder);
@@ -236,7 +247,8 @@ double CopySeconds(const std::vector<std::string>& files, const std::string& dir
 std::unique_ptr<ib::ImageRepository> OpenRepository(const std::string& dir) {
   auto repo = ib::ImageRepository::Open(dir, /*create_if_missing=*/true);
   if (!repo.ok()) {
-    std::fprintf(stderr, "cannot open repository %s: %s\n", dir.c_str(), repo.status().ToString().c_str());
+    std::fprintf(stderr, "cannot open repository %s: %s\n", dir.c_str(),
+                 repo.status().ToString().c_str());
     std::exit(1);
   }
   return *std::move(repo);
@@ -256,8 +268,9 @@ bool BenchImport(const Settings& settings, const TempDir& tmp, const SyntheticIm
     if (sum < 0) return false;
     sha256sum_s.push_back(sum);
     hash_s.push_back(InProcessHashSeconds(image.files));
-    const double copy = CopySeconds(std::vector<std::string>(image.files.begin() + 1, image.files.end()),
-                                    tmp.File(absl::StrFormat("copy%d", r)));
+    const double copy =
+        CopySeconds(std::vector<std::string>(image.files.begin() + 1, image.files.end()),
+                    tmp.File(absl::StrFormat("copy%d", r)));
     if (copy < 0) {
       std::fprintf(stderr, "copy to %s failed\n", tmp.File("copy").c_str());
       return false;
@@ -277,8 +290,8 @@ bool BenchImport(const Settings& settings, const TempDir& tmp, const SyntheticIm
       return false;
     }
     if (result->image.modules.size() != image.files.size() - 2) {
-      std::fprintf(stderr, "import stored %zu modules, expected %zu\n", result->image.modules.size(),
-                   image.files.size() - 2);
+      std::fprintf(stderr, "import stored %zu modules, expected %zu\n",
+                   result->image.modules.size(), image.files.size() - 2);
       return false;
     }
     if (r + 1 == settings.repeat) {
@@ -294,24 +307,27 @@ bool BenchImport(const Settings& settings, const TempDir& tmp, const SyntheticIm
   const double imp_mbs = MBPerSecond(image.module_bytes, imp);
   const double sum_mbs = MBPerSecond(all_bytes, sum);
   const double hash_mbs = MBPerSecond(all_bytes, hash);
-  std::printf("\n== 1. import: %.0f MiB, %zu files (kernel + %d modules), warm page cache, median of %d\n",
-              image.module_bytes / 1048576.0, image.files.size() - 1, kModuleCount, settings.repeat);
+  std::printf(
+      "\n== 1. import: %.0f MiB, %zu files (kernel + %d modules), warm page cache, median of %d\n",
+      image.module_bytes / 1048576.0, image.files.size() - 1, kModuleCount, settings.repeat);
   // ratio: the import's throughput over this row's.
   std::printf("%-38s %10s %10s %12s\n", "", "median s", "MB/s", "import/this");
-  std::printf("%-38s %10.3f %10.0f %11.2fx\n", "imagebuilder ImportImage (fresh repo)", imp, imp_mbs, 1.0);
+  std::printf("%-38s %10.3f %10.0f %11.2fx\n", "imagebuilder ImportImage (fresh repo)", imp,
+              imp_mbs, 1.0);
   std::printf("%-38s %10.3f %10.0f %11.2fx\n", "sha256sum (coreutils), same files", sum, sum_mbs,
               sum_mbs > 0 ? imp_mbs / sum_mbs : 0);
-  std::printf("%-38s %10.3f %10.0f %11.2fx\n", "core/sha256.h in-process, hash only", hash, hash_mbs,
-              hash_mbs > 0 ? imp_mbs / hash_mbs : 0);
+  std::printf("%-38s %10.3f %10.0f %11.2fx\n", "core/sha256.h in-process, hash only", hash,
+              hash_mbs, hash_mbs > 0 ? imp_mbs / hash_mbs : 0);
   std::printf("%-38s %10.3f %10.0f %11.2fx\n", "copy + fsync as Put does, no hash", copy, copy_mbs,
               copy_mbs > 0 ? imp_mbs / copy_mbs : 0);
   std::printf("%-38s %10.3f %10.0f %11.2fx\n", "hash + copy, serial (sum of the two)", hash + copy,
               MBPerSecond(image.module_bytes, hash + copy),
               hash + copy > 0 ? imp_mbs / MBPerSecond(image.module_bytes, hash + copy) : 0);
-  std::printf("import %.0f MiB, %zu modules: imagebuilder %.0f MB/s, sha256sum %.0f MB/s, ratio %.2fx "
-              "(goal >= 0.7x) %s\n",
-              image.module_bytes / 1048576.0, image.files.size() - 1, imp_mbs, sum_mbs,
-              sum_mbs > 0 ? imp_mbs / sum_mbs : 0, imp_mbs >= 0.7 * sum_mbs ? "MET" : "NOT MET");
+  std::printf(
+      "import %.0f MiB, %zu modules: imagebuilder %.0f MB/s, sha256sum %.0f MB/s, ratio %.2fx "
+      "(goal >= 0.7x) %s\n",
+      image.module_bytes / 1048576.0, image.files.size() - 1, imp_mbs, sum_mbs,
+      sum_mbs > 0 ? imp_mbs / sum_mbs : 0, imp_mbs >= 0.7 * sum_mbs ? "MET" : "NOT MET");
   std::fflush(stdout);
   return true;
 }
@@ -346,10 +362,11 @@ bool BenchCompose(const Settings& settings, const TempDir& tmp, ib::ImageReposit
   std::printf("\n== 2. compose: replace one %llu MiB module (%s) with new bytes, median of %d\n",
               static_cast<unsigned long long>(kReplacedModuleBytes >> 20), kReplacedModule,
               settings.repeat);
-  std::printf("%-44s %14.0f B (%.3f MiB; goal about 4 MiB)\n", "new bytes in the blob folder", bytes,
-              bytes / 1048576.0);
+  std::printf("%-44s %14.0f B (%.3f MiB; goal about 4 MiB)\n", "new bytes in the blob folder",
+              bytes, bytes / 1048576.0);
   std::printf("%-44s %14llu B (%zu new blob files incl. config + manifest)\n",
-              "module bytes ComposeImage reports", static_cast<unsigned long long>(reported), new_files);
+              "module bytes ComposeImage reports", static_cast<unsigned long long>(reported),
+              new_files);
   std::printf("%-44s %14.1f ms\n", "compose time", Median(seconds) * 1e3);
   std::fflush(stdout);
   return true;
@@ -359,24 +376,41 @@ bool BenchCompose(const Settings& settings, const TempDir& tmp, ib::ImageReposit
 // random MACs, UUIDs and counters, as real host state holds.
 std::vector<ib::StateFile> EtcFiles() {
   static const char* const kNames[] = {
-      "etc/vmware/esx.conf",          "etc/hosts",
-      "etc/resolv.conf",              "etc/ntp.conf",
-      "etc/passwd",                   "etc/shadow",
-      "etc/group",                    "etc/inetd.conf",
-      "etc/motd",                     "etc/issue",
-      "etc/chkconfig.db",             "etc/random-seed",
+      "etc/vmware/esx.conf",
+      "etc/hosts",
+      "etc/resolv.conf",
+      "etc/ntp.conf",
+      "etc/passwd",
+      "etc/shadow",
+      "etc/group",
+      "etc/inetd.conf",
+      "etc/motd",
+      "etc/issue",
+      "etc/chkconfig.db",
+      "etc/random-seed",
       "etc/sfcb/repository/root/interop/cim_indicationfilter.idx",
-      "etc/ssh/ssh_host_rsa_key",     "etc/ssh/ssh_host_rsa_key.pub",
-      "etc/ssh/ssh_host_ecdsa_key",   "etc/ssh/ssh_host_ecdsa_key.pub",
-      "etc/ssh/sshd_config",          "etc/security/access.conf",
-      "etc/pam.d/system-auth",        "etc/vmware/hostd/config.xml",
-      "etc/vmware/hostd/authorization.xml", "etc/vmware/hostd/hostsvc.xml",
-      "etc/vmware/hostd/pools.xml",   "etc/vmware/hostd/vmInventory.xml",
-      "etc/vmware/vpxa/vpxa.cfg",     "etc/vmware/ssl/rui.crt",
-      "etc/vmware/ssl/rui.key",       "etc/vmware/ssl/castore.pem",
-      "etc/vmware/license.cfg",       "etc/vmware/lunTimestamps.log",
-      "etc/vmware/dvsdata.db",        "etc/vmware/snmp.xml",
-      "etc/vmware/vsan/vsan.conf",    "etc/vmware/locker.conf",
+      "etc/ssh/ssh_host_rsa_key",
+      "etc/ssh/ssh_host_rsa_key.pub",
+      "etc/ssh/ssh_host_ecdsa_key",
+      "etc/ssh/ssh_host_ecdsa_key.pub",
+      "etc/ssh/sshd_config",
+      "etc/security/access.conf",
+      "etc/pam.d/system-auth",
+      "etc/vmware/hostd/config.xml",
+      "etc/vmware/hostd/authorization.xml",
+      "etc/vmware/hostd/hostsvc.xml",
+      "etc/vmware/hostd/pools.xml",
+      "etc/vmware/hostd/vmInventory.xml",
+      "etc/vmware/vpxa/vpxa.cfg",
+      "etc/vmware/ssl/rui.crt",
+      "etc/vmware/ssl/rui.key",
+      "etc/vmware/ssl/castore.pem",
+      "etc/vmware/license.cfg",
+      "etc/vmware/lunTimestamps.log",
+      "etc/vmware/dvsdata.db",
+      "etc/vmware/snmp.xml",
+      "etc/vmware/vsan/vsan.conf",
+      "etc/vmware/locker.conf",
       "etc/vmware/config",
   };
   std::mt19937_64 rng(42);
@@ -388,16 +422,17 @@ std::vector<ib::StateFile> EtcFiles() {
   size_t left = kEtcBytes;
   for (size_t i = 0; i < count; ++i) {
     // The last file takes what is left, so the total is kEtcBytes exactly.
-    const size_t target = i == 0           ? conf_bytes
-                          : i + 1 == count ? std::max<size_t>(left, 64)
-                                           : std::min(left / 2, other_bytes / 2 + rng() % other_bytes);
+    const size_t target = i == 0 ? conf_bytes
+                          : i + 1 == count
+                              ? std::max<size_t>(left, 64)
+                              : std::min(left / 2, other_bytes / 2 + rng() % other_bytes);
     left -= std::min(left, target);
     std::string text;
     for (int line = 0; text.size() < target; ++line) {
       switch (line % 3) {
         case 0:
-          absl::StrAppendFormat(&text, "/net/pnic/child[%04d]/mac = \"00:50:56:%02x:%02x:%02x\"\n", line,
-                                rng() & 0xff, rng() & 0xff, rng() & 0xff);
+          absl::StrAppendFormat(&text, "/net/pnic/child[%04d]/mac = \"00:50:56:%02x:%02x:%02x\"\n",
+                                line, rng() & 0xff, rng() & 0xff, rng() & 0xff);
           break;
         case 1:
           absl::StrAppendFormat(&text, "/system/uuid[%d] = \"%016x-%08x\"\n", line, rng(),
@@ -422,7 +457,8 @@ bool BenchState(const TempDir& tmp) {
   }
   absl::StatusOr<std::vector<ib::StateFile>> files = ib::ReadStateFolder(etc_dir);
   if (!files.ok()) {
-    std::fprintf(stderr, "cannot read %s: %s\n", etc_dir.c_str(), files.status().ToString().c_str());
+    std::fprintf(stderr, "cannot read %s: %s\n", etc_dir.c_str(),
+                 files.status().ToString().c_str());
     return false;
   }
   size_t etc_bytes = 0;
@@ -432,10 +468,10 @@ bool BenchState(const TempDir& tmp) {
   std::vector<std::vector<ib::StateFile>> copies(kStateIterations, *files);
   int next = 0;
   std::string state;
-  const double pack_us = MedianMicros(kStateIterations, [&] { state = ib::PackEsxiState(std::move(copies[next++])); });
-  const double read_pack_us = MedianMicros(kStateIterations / 3, [&] {
-    state = ib::PackEsxiState(*ib::ReadStateFolder(etc_dir));
-  });
+  const double pack_us =
+      MedianMicros(kStateIterations, [&] { state = ib::PackEsxiState(std::move(copies[next++])); });
+  const double read_pack_us = MedianMicros(
+      kStateIterations / 3, [&] { state = ib::PackEsxiState(*ib::ReadStateFolder(etc_dir)); });
 
   // A stored backup as a plain tarball: rendering it is a repack.
   const std::string backup = ib::PackTarball(*files);
@@ -446,19 +482,20 @@ bool BenchState(const TempDir& tmp) {
                                : rendered.status().ToString().c_str());
     return false;
   }
-  const double repack_us = MedianMicros(kStateIterations, [&] { rendered = ib::EsxiStateFromBackup(backup); });
+  const double repack_us =
+      MedianMicros(kStateIterations, [&] { rendered = ib::EsxiStateFromBackup(backup); });
 
   // The boot server's cache (boot_service.cc RenderedState): rendered state
   // by backup digest + kind, among other hosts' entries.
   std::map<std::string, std::shared_ptr<const std::string>> cache;
   for (int i = 0; i < kCachedHosts; ++i) {
-    cache[midwife::Sha256Hex(absl::StrFormat("host %d", i)) + ".tgz"] = std::make_shared<const std::string>(state);
+    cache[midwife::Sha256Hex(absl::StrFormat("host %d", i)) + ".tgz"] =
+        std::make_shared<const std::string>(state);
   }
   cache[midwife::Sha256Hex(backup) + ".tgz"] = std::make_shared<const std::string>(state);
   size_t hits = 0;
-  const double hit_us = MedianMicros(kCacheHitIterations, [&] {
-    hits += cache.count(midwife::Sha256Hex(backup) + ".tgz");
-  });
+  const double hit_us = MedianMicros(
+      kCacheHitIterations, [&] { hits += cache.count(midwife::Sha256Hex(backup) + ".tgz"); });
   // What RenderedState does on a hit once it has the key (the store's Stat
   // supplies the digest there): the lookup, plus re-hashing the rendered bytes
   // for the ETag.
@@ -476,26 +513,31 @@ bool BenchState(const TempDir& tmp) {
     return false;
   }
 
-  std::printf("\n== 3. state rendering: /etc of %zu files, %zu B (%.1f KiB); state.tgz %zu B, "
-              "plain-tarball backup %zu B\n",
-              files->size(), etc_bytes, etc_bytes / 1024.0, state.size(), backup.size());
+  std::printf(
+      "\n== 3. state rendering: /etc of %zu files, %zu B (%.1f KiB); state.tgz %zu B, "
+      "plain-tarball backup %zu B\n",
+      files->size(), etc_bytes, etc_bytes / 1024.0, state.size(), backup.size());
   std::printf("%-54s %10s %8s\n", "", "median us", "ratio");
-  std::printf("%-54s %10.1f %8s  (goal < 1000 us: %s)\n", "PackEsxiState (files in memory)", pack_us, "",
-              pack_us < 1000 ? "MET" : "NOT MET");
+  std::printf("%-54s %10.1f %8s  (goal < 1000 us: %s)\n", "PackEsxiState (files in memory)",
+              pack_us, "", pack_us < 1000 ? "MET" : "NOT MET");
   std::printf("%-54s %10.1f %8s\n", "ReadStateFolder + PackEsxiState", read_pack_us, "");
-  std::printf("%-54s %10.1f %7.2fx\n", "(a) EsxiStateFromBackup, plain tarball (repack)", repack_us, 1.0);
+  std::printf("%-54s %10.1f %7.2fx\n", "(a) EsxiStateFromBackup, plain tarball (repack)", repack_us,
+              1.0);
   std::printf("%-54s %10.1f %7.0fx\n", "(b) cache hit: SHA-256 of backup + map lookup", hit_us,
               hit_us > 0 ? repack_us / hit_us : 0);
-  std::printf("%-54s %10.1f %7.0fx\n", "(b') hit as RenderedState: lookup + ETag SHA-256", served_us,
-              served_us > 0 ? repack_us / served_us : 0);
-  std::printf("(ratio: how many times cheaper than (a); %d cached hosts in the map)\n", kCachedHosts + 1);
+  std::printf("%-54s %10.1f %7.0fx\n", "(b') hit as RenderedState: lookup + ETag SHA-256",
+              served_us, served_us > 0 ? repack_us / served_us : 0);
+  std::printf("(ratio: how many times cheaper than (a); %d cached hosts in the map)\n",
+              kCachedHosts + 1);
   std::fflush(stdout);
   return true;
 }
 
 int Usage() {
-  std::fprintf(stderr, "usage: imagebuilder_bench [--import-mib N (default %llu)] [--repeat N (default %d)]\n",
-               static_cast<unsigned long long>(kDefaultImportMib), kDefaultRepeat);
+  std::fprintf(
+      stderr,
+      "usage: imagebuilder_bench [--import-mib N (default %llu)] [--repeat N (default %d)]\n",
+      static_cast<unsigned long long>(kDefaultImportMib), kDefaultRepeat);
   return 2;
 }
 
@@ -527,10 +569,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("imagebuilder_bench: import %llu MiB, repeat %d; MB = 10^6 bytes; temp %s\n",
-              static_cast<unsigned long long>(settings.import_mib), settings.repeat, tmp.path().c_str());
+              static_cast<unsigned long long>(settings.import_mib), settings.repeat,
+              tmp.path().c_str());
   const auto start = Clock::now();
   const SyntheticImage image = MakeImage(tmp.File("installer"), settings.import_mib << 20);
-  std::printf("generated %zu files in %.1f s\n", image.files.size(), Seconds(Clock::now() - start));
+  std::vector<double> sizes;
+  for (size_t i = 1; i < image.files.size(); ++i)
+    sizes.push_back(fs::file_size(image.files[i]) / 1048576.0);
+  std::printf("generated %zu files in %.1f s; module MiB min %.3f, median %.2f, max %.1f\n",
+              image.files.size(), Seconds(Clock::now() - start),
+              *std::min_element(sizes.begin(), sizes.end()), Median(sizes),
+              *std::max_element(sizes.begin(), sizes.end()));
   std::fflush(stdout);
 
   std::unique_ptr<ib::ImageRepository> repo;

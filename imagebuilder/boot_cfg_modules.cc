@@ -7,7 +7,9 @@
 namespace midwife::imagebuilder {
 namespace {
 
-bool IsSpace(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+// The C locale's white space, without a libc call: folding runs on every
+// rendered boot.cfg, once per host boot.
+bool IsSpace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 bool IsSlash(char c) { return c == '/' || c == '\\'; }
 
@@ -58,6 +60,12 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 std::string FoldWhiteSpace(std::string_view text) {
+  // Most values are folded already (they were folded when parsed).
+  bool folded = text.empty() || (text.front() != ' ' && text.back() != ' ');
+  for (size_t i = 0; folded && i < text.size(); ++i) {
+    folded = !IsSpace(text[i]) || (text[i] == ' ' && text[i - 1] != ' ');
+  }
+  if (folded) return std::string(text);
   std::string out;
   out.reserve(text.size());
   bool pending_space = false;

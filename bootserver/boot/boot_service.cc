@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -149,9 +150,16 @@ HttpResponse BootService::Route(const HttpRequest& request, std::string& route) 
     if (!mac.ok()) return TextResponse(400, std::string(mac.status().message()));
     if (p[0] == "boot" && read) {
       route = p[2];
-      if (p[2] == "boot.ipxe") return BootScript(*mac, request);
-      if (p[2] == "boot.cfg") return HostBootCfg(*mac, request.remote_address);
+      if (p[2] == "boot.ipxe") {
+        if (!request.query.empty()) NotePhase(mac->ToString(), "script");
+        return BootScript(*mac, request);
+      }
+      if (p[2] == "boot.cfg") {
+        NotePhase(mac->ToString(), "bootcfg");
+        return HostBootCfg(*mac, request.remote_address);
+      }
       if (p[2] == "state.tgz" || p[2] == "state.cpio.gz") {
+        NotePhase(mac->ToString(), "state");
         HttpResource resource;
         auto state = RenderedState(*mac, p[2] == "state.cpio.gz", &resource.etag);
         if (!state.ok()) return ErrorResponse(state.status());
@@ -169,6 +177,7 @@ HttpResponse BootService::Route(const HttpRequest& request, std::string& route) 
   }
   if (read && p.size() == 3 && p[0] == "images") {
     route = "module";
+    if (std::string host = MacAt(request.remote_address); !host.empty()) NotePhase(host, "modules");
     return ImageModule(p[1], p[2], request);
   }
   if (read && p.size() == 3 && p[0] == "blobs" && p[1] == "sha256") {
@@ -317,8 +326,8 @@ absl::StatusOr<std::shared_ptr<const std::string>> BootService::RenderedState(co
     std::lock_guard lock(mu_);
     if (auto it = states_.find(key); it != states_.end()) {
       newest_state_[mac.ToString() + suffix] = key;
-      *etag = Sha256Hex(*it->second);
-      return it->second;
+      *etag = it->second.etag;
+      return it->second.bytes;
     }
   }
   ASSIGN_OR_RETURN(statestore::RestoredBackup backup, store_.Restore(mac.ToString(), stat->version()));
@@ -329,7 +338,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> BootService::RenderedState(co
   *etag = Sha256Hex(*bytes);
   std::lock_guard lock(mu_);
   if (states_.size() >= options_.state_cache_entries) states_.erase(states_.begin());
-  states_[key] = bytes;
+  states_[key] = RenderedStateEntry{bytes, *etag};
   newest_state_[mac.ToString() + suffix] = key;
   return bytes;
 }
@@ -350,7 +359,7 @@ HttpResponse BootService::Report(const MacAddress& mac, const HttpRequest& reque
   }
   auto record = registry_.ReportBirth(report);
   if (!record.ok()) return ErrorResponse(record.status());
-  metrics_.ObservePhase("report", 0);
+  NotePhase(mac.ToString(), "report");
   RunBirthHook(mac, request.remote_address, record->active().image(), report.ok());
   return Text("recorded\n", "text/plain", kNoStore);
 }
@@ -427,9 +436,32 @@ void BootService::NoteClientAddress(const MacAddress& mac, const std::string& ad
   mac_by_address_[address] = mac.ToString();
 }
 
+void BootService::NotePhase(const std::string& mac, const std::string& phase) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  auto [it, fresh] = progress_.try_emplace(mac, BootProgress{now, {}});
+  BootProgress& p = it->second;
+  if (phase == "proxydhcp" || (phase == "script" && !fresh &&
+                               std::find(p.seen.begin(), p.seen.end(), "proxydhcp") == p.seen.end())) {
+    p = BootProgress{now, {phase}};
+    return;
+  }
+  if (std::find(p.seen.begin(), p.seen.end(), phase) != p.seen.end()) return;
+  if (!fresh) metrics_.ObservePhase(phase, std::chrono::duration<double>(now - p.last).count());
+  p.last = now;
+  p.seen.push_back(phase);
+}
+
+std::string BootService::MacAt(const std::string& address) {
+  std::lock_guard lock(mu_);
+  auto it = mac_by_address_.find(address);
+  return it == mac_by_address_.end() ? "" : it->second;
+}
+
 absl::StatusOr<TftpFile> BootService::ResolveTftp(const std::string& path, const std::string& client_ip) {
   const std::vector<std::string> p = Split("/" + path);
   if (p.size() == 1 && (p[0] == "undionly.kpxe" || p[0] == "ipxe.efi" || p[0] == "snponly.efi")) {
+    if (std::string host = MacAt(client_ip); !host.empty()) NotePhase(host, "tftp");
     return MapFile(options_.ipxe_dir + "/" + p[0]);
   }
   if (p.size() == 3 && p[0] == "blobs" && p[1] == "sha256") {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "bootserver/boot/boot_metrics.h"
@@ -51,6 +52,10 @@ class BootService {
   // Remembers which MAC an address belongs to (from ProxyDHCP), so the TFTP
   // name "boot.cfg" can be answered by client address.
   void NoteClientAddress(const MacAddress& mac, const std::string& address);
+  // One phase of a host's boot (proxydhcp, tftp, script, bootcfg, modules,
+  // state, report): observed once per boot, as the time since the phase
+  // before it. "proxydhcp" and "script" start a new boot.
+  void NotePhase(const std::string& mac, const std::string& phase);
   BootMetrics& metrics() { return metrics_; }
 
  private:
@@ -79,6 +84,7 @@ class BootService {
   absl::StatusOr<std::shared_ptr<const std::string>> RenderedState(const MacAddress& mac, bool cpio,
                                                                    std::string* etag);
   imagebuilder::HostBootContext Context(const MacAddress& mac, const HostBoot& boot) const;
+  std::string MacAt(const std::string& address);
   void RunBirthHook(const MacAddress& mac, const std::string& address, const std::string& image,
                     bool ok);
 
@@ -92,9 +98,18 @@ class BootService {
   std::map<std::string, HostBoot> boots_;                                  // by MAC
   std::map<std::string, imagebuilder::ResolvedImage> images_;              // by ref
   std::map<std::string, imagebuilder::ImageManifest> manifests_;           // by digest hex
-  std::map<std::string, std::shared_ptr<const std::string>> states_;       // by backup sha + kind
+  struct RenderedStateEntry {
+    std::shared_ptr<const std::string> bytes;
+    std::string etag;  // SHA-256 of bytes
+  };
+  std::map<std::string, RenderedStateEntry> states_;  // by backup sha + kind
   std::map<std::string, std::string> newest_state_;                        // MAC -> cache key
   std::map<std::string, std::string> mac_by_address_;
+  struct BootProgress {
+    std::chrono::steady_clock::time_point last;
+    std::vector<std::string> seen;
+  };
+  std::map<std::string, BootProgress> progress_;  // by MAC
 };
 
 }  // namespace midwife::bootserver

@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -130,8 +131,11 @@ asio::awaitable<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
   auto executor = co_await asio::this_coro::executor;
   while (!stopping) {
     boost::system::error_code ec;
+    // One strand per connection: its reads, writes and Beast's timeout
+    // handler never run at once on the multi-threaded io_context.
+    auto strand = asio::make_strand(executor);
     tcp::socket socket =
-        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        co_await acceptor.async_accept(strand, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (stopping || ec == asio::error::operation_aborted) co_return;
       continue;  // EMFILE and the like: the next accept may succeed.
@@ -141,7 +145,7 @@ asio::awaitable<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(executor, Session(self, std::move(socket)), asio::detached);
+    asio::co_spawn(strand, Session(self, std::move(socket)), asio::detached);
   }
 }
 

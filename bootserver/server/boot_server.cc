@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "bootserver/dhcp/proxy_dhcp_server.h"
 #include "bootserver/http/http_server.h"
+#include "bootserver/server/io_context_pool.h"
 #include "bootserver/tftp/tftp_server.h"
 #include "core/file_io.h"
 #include "core/log.h"
@@ -46,6 +47,12 @@ absl::Status RunBootServer(BootServerOptions options) {
   ASSIGN_OR_RETURN(HostPort http, SplitHostPort(options.http, 80));
 
   boost::asio::io_context io;
+  const int threads = options.io_threads > 0
+                          ? options.io_threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // TFTP transfers each live on one single-threaded io_context: a lock-step
+  // transfer's ACK is then handled on the thread that sent the block.
+  IoContextPool transfer_contexts(threads);
   HttpServerOptions http_options;
   http_options.address = http.host;
   http_options.port = http.port;
@@ -70,6 +77,7 @@ absl::Status RunBootServer(BootServerOptions options) {
     TftpServerOptions tftp_options;
     tftp_options.address = tftp.host;
     tftp_options.port = tftp.port;
+    tftp_options.transfer_executor = [&] { return transfer_contexts.Next(); };
     tftp_server = std::make_unique<TftpServer>(
         io, tftp_options,
         [&](const std::string& path, const std::string& ip) { return service->ResolveTftp(path, ip); });
@@ -95,6 +103,7 @@ absl::Status RunBootServer(BootServerOptions options) {
     dhcp_options.client_port = options.dhcp_client_port;
     dhcp_options.on_offer = [&](const dhcp::ProxyReply& reply, const dhcp::DhcpPacket& request) {
       if (!dhcp::IsZero(request.ciaddr)) service->NoteClientAddress(reply.mac, dhcp::Ipv4ToString(request.ciaddr));
+      service->NotePhase(reply.mac.ToString(), "proxydhcp");
     };
     dhcp_server = std::make_unique<ProxyDhcpServer>(io, dhcp_options);
     RETURN_IF_ERROR(dhcp_server->Start());
@@ -116,12 +125,11 @@ absl::Status RunBootServer(BootServerOptions options) {
     if (dhcp_server) dhcp_server->Stop();
     io.stop();
   });
-  int threads = options.io_threads > 0 ? options.io_threads
-                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
+  transfer_contexts.Stop();
   LogEvent("bootserver.stopped");
   return absl::OkStatus();
 }

@@ -50,7 +50,9 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   Transfer(std::shared_ptr<TftpServer::Shared> server, udp::endpoint client, TftpFile file,
            tftp::NegotiatedOptions negotiated, std::string path)
       : server_(std::move(server)),
-        strand_(asio::make_strand(server_->io)),
+        strand_(asio::make_strand(server_->options.transfer_executor
+                                      ? server_->options.transfer_executor()
+                                      : asio::any_io_executor(server_->io.get_executor()))),
         socket_(strand_),
         timer_(strand_),
         client_(std::move(client)),
@@ -117,9 +119,16 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
     if (!ec) server_->counters.bytes_sent += block.length;
   }
 
+  // Re-arming on every ACK would cancel and requeue a wait per block. The
+  // machine takes an early OnTimeout as "not yet" and names the current
+  // deadline, so the timer only moves when the deadline comes sooner.
   void ArmTimer(Clock::time_point deadline) {
+    if (timer_pending_ && timer_.expiry() <= deadline) return;
+    timer_pending_ = true;
     timer_.expires_at(deadline);
     timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec == asio::error::operation_aborted) return;
+      self->timer_pending_ = false;
       if (ec || self->done_) return;
       self->Act(self->machine_.OnTimeout(Clock::now()));
     });
@@ -172,7 +181,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   }
 
   std::shared_ptr<TftpServer::Shared> server_;
-  asio::strand<asio::io_context::executor_type> strand_;
+  asio::strand<asio::any_io_executor> strand_;
   udp::socket socket_;
   asio::steady_timer timer_;
   udp::endpoint client_;
@@ -183,6 +192,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   std::string path_;
   std::array<uint8_t, 1024> buffer_{};
   bool done_ = false;
+  bool timer_pending_ = false;
 };
 
 TftpServer::TftpServer(asio::io_context& io, TftpServerOptions options, TftpFileResolver resolver)
@@ -201,6 +211,9 @@ absl::Status TftpServer::Start() {
   udp::endpoint endpoint(address, shared_->options.port);
   shared_->socket.open(endpoint.protocol(), ec);
   if (!ec) shared_->socket.bind(endpoint, ec);
+  // A boot storm sends hundreds of requests at once; the kernel caps this at
+  // net.core.rmem_max, so raise that sysctl for very large fleets.
+  if (!ec) shared_->socket.set_option(asio::socket_base::receive_buffer_size(4 << 20), ec);
   if (ec) {
     return absl::UnavailableError(absl::StrCat("cannot listen for TFTP on ",
                                                shared_->options.address, ":", shared_->options.port,

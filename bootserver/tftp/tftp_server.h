@@ -2,6 +2,7 @@
 #define MIDWIFE_BOOTSERVER_TFTP_TFTP_SERVER_H_
 
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <functional>
@@ -37,6 +38,11 @@ struct TftpServerOptions {
   tftp::TransferConfig transfer;
   // Transfers in flight at most; more are answered "server busy" (flag --tftp-max-transfers).
   size_t max_transfers = 2000;
+  // Where each transfer runs; empty: the server's io_context. A lock-step
+  // transfer is fastest when its ACKs are handled on the thread that sent
+  // the block, so the daemon gives each thread its own io_context and
+  // spreads transfers over them.
+  std::function<boost::asio::any_io_executor()> transfer_executor;
 };
 
 struct TftpCounters {

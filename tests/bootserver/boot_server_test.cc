@@ -196,6 +196,10 @@ TEST_F(BootServerTest, AssignedHostBootsItsImageAndModulesComeByteExact) {
   std::string cfg = Get(absl::StrCat("/boot/", kMacDashed, "/boot.cfg"));
   EXPECT_THAT(cfg, ::testing::StartsWith("bootstate=2\n"));  // on trial: ATTEMPTED
   EXPECT_THAT(cfg, HasSubstr("prefix=http://127.0.0.1"));
+  // Each boot phase is timed from the one before it.
+  const std::string metrics = Get("/metrics");
+  EXPECT_THAT(metrics, HasSubstr("midwife_boot_phase_seconds_count{phase=\"modules\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("midwife_boot_phase_seconds_count{phase=\"bootcfg\"} 1"));
 }
 
 TEST_F(BootServerTest, TrialWithoutBirthReportFallsBackAndReportMakesItActive) {
