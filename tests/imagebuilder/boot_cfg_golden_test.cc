@@ -18,7 +18,8 @@ using ::testing::ElementsAre;
 using ::testing::Pair;
 
 std::string TestDataPath(std::string_view name) {
-  return (std::filesystem::path(__FILE__).parent_path() / "testdata" / name).string();
+  // Not __FILE__: ccache's base dir makes that relative to the build folder.
+  return (std::filesystem::path(MIDWIFE_SOURCE_DIR) / "tests/imagebuilder/testdata" / name).string();
 }
 
 std::string ReadTestData(std::string_view name) {
