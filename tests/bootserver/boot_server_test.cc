@@ -250,6 +250,24 @@ TEST_F(BootServerTest, TftpServesBootCfgAndBlobsToTftpHpaAndAtftp) {
                         "-g", "-r", blob, "-l", tmp_.File("blob"), "127.0.0.1", tftp_port_});
   ASSERT_EQ(at.exit_code, 0) << at.out;
   EXPECT_EQ(Sha256Hex(*ReadFile(tmp_.File("blob"))), Sha256Hex(Bytes(3 << 20, 1)));
+  // Malformed requests (truncated, unknown opcode, options past the end) get
+  // an error or nothing; the server goes on serving.
+  int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(static_cast<uint16_t>(std::stoi(tftp_port_)));
+  const std::vector<std::string> garbage = {std::string("\x00\x01", 2), std::string("\x00\x09" "abc\x00", 6),
+                                            std::string("\x00\x01" "f\x00octet\x00" "blksize", 17),
+                                            std::string(3000, '\xff')};
+  for (const auto& g : garbage) {
+    ::sendto(udp, g.data(), g.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  }
+  ::close(udp);
+  auto again = RunCommand({"/usr/bin/tftp", "-m", "binary", "127.0.0.1", tftp_port_, "-c", "get",
+                           std::string("01-") + kMacDashed + "/boot.cfg", tmp_.File("boot2.cfg")});
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(*ReadFile(tmp_.File("boot2.cfg")), *ReadFile(tmp_.File("boot.cfg")));
   // Escapes are refused with an error, not served.
   auto escape = RunCommand({"/usr/bin/tftp", "127.0.0.1", tftp_port_, "-c", "get", "../../etc/passwd",
                             tmp_.File("passwd")});
