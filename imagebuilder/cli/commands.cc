@@ -1,5 +1,6 @@
 #include "imagebuilder/cli/commands.h"
 
+#include "imagebuilder/cli/assignment_check.h"
 #include "imagebuilder/cli/state_commands.h"
 
 #include <filesystem>
@@ -139,6 +140,7 @@ absl::Status Gc(const CliOptions& o, std::ostream& out) {
 
 absl::Status Remove(const CliOptions& o, std::ostream& out) {
   ASSIGN_OR_RETURN(const ImageRef ref, ParseImageRef(o.images.at(0)));
+  if (!o.force) RETURN_IF_ERROR(CheckImageUnused(ref.ToString(), {o.statestore, o.statestore_token_file}));
   ASSIGN_OR_RETURN(auto repo, ImageRepository::Open(o.repo));
   ASSIGN_OR_RETURN(const WriteLock lock, repo->LockForWriting());
   RETURN_IF_ERROR(repo->Remove(lock, ref));

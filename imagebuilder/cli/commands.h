@@ -42,6 +42,10 @@ struct CliOptions {
   std::string out;                   // state pack: output archive; unpack: folder
   std::string state_format = "esxi";  // state pack: esxi, tarball or cpio
 
+  bool force = false;  // remove: without asking the state store
+  std::string statestore = "127.0.0.1:7411";  // remove: where assignments live
+  std::string statestore_token_file = "data/statestore/admin.token";
+
   std::string mac;     // render
   std::string server;  // render: "http://host:port"
   std::string token;   // render: the host's token (optional)

@@ -67,6 +67,9 @@ int main(int argc, char** argv) {
   gc->add_flag("--dry-run", o.dry_run, "only print what would be removed");
   CLI::App* remove = app.add_subcommand("remove", "remove an image's name (gc reclaims its blobs)");
   remove->add_option("image", o.images, "NAME@VERSION")->required()->expected(1);
+  remove->add_option("--statestore", o.statestore, "state store holding host assignments")->capture_default_str();
+  remove->add_option("--statestore-token-file", o.statestore_token_file, "its admin token")->capture_default_str();
+  remove->add_flag("--force", o.force, "remove without checking that no host uses the image");
 
   CLI::App* state = app.add_subcommand("state", "host state tarballs: pack, unpack, list, diff");
   state->add_option("action", o.state_action, "pack DIR | unpack ARCHIVE | list ARCHIVE | diff A B")

@@ -300,6 +300,18 @@ TEST_F(BootServerTest, HostAgentUnderBusyboxReportsBirthAndUploadsItsEtc) {
   EXPECT_EQ(listing.out, "value 4242\n") << agent.out;
 }
 
+TEST_F(BootServerTest, ImageRemovalIsRefusedWhileAHostUsesIt) {
+  ASSERT_EQ(Admin({"assign", "--mac", kMac, "--image", "esxi@1"}).exit_code, 0);
+  auto remove = [&](const std::string& image) {
+    return RunCommand({BinaryPath("imagebuilder"), "remove", image, "--repo", tmp_.File("repo"), "--statestore",
+                       store_->address(), "--statestore-token-file", tmp_.File("data/admin.token")});
+  };
+  auto refused = remove("esxi@1");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.out, HasSubstr(kMac));
+  EXPECT_EQ(remove("esxi@2").exit_code, 0) << remove("esxi@2").out;
+}
+
 TEST_F(BootServerTest, BadRequestsGetFourHundredsWithAReason) {
   EXPECT_EQ(Status({http_ + "/boot/ff-ff-ff-ff-ff-ff/boot.ipxe"}), "400");
   EXPECT_THAT(Get("/boot/not-a-mac/boot.cfg"), HasSubstr("not-a-mac"));

@@ -146,7 +146,12 @@ TEST_F(CliTest, ComposesDiffsVerifiesAndCollectsGarbage) {
   EXPECT_THAT(verify.out, HasSubstr(nic_digest + ": corrupt"));
   EXPECT_THAT(verify.out, HasSubstr("used by esxi@8.0u2-nic module nic.v00"));
 
-  EXPECT_EQ(Run({"remove", "esxi@8.0u2-nic"}).exit_code, 0);
+  // With no state store to ask whether a host uses it, remove refuses...
+  const CommandResult unchecked = Run({"remove", "esxi@8.0u2-nic", "--statestore-token-file", dir_.File("none")});
+  EXPECT_NE(unchecked.exit_code, 0);
+  EXPECT_THAT(unchecked.out, HasSubstr("cannot check host assignments"));
+  // ...unless told to go ahead.
+  EXPECT_EQ(Run({"remove", "esxi@8.0u2-nic", "--force"}).exit_code, 0);
   const nlohmann::json dry = RunJson({"gc", "--dry-run"});
   EXPECT_EQ(dry["removed_blobs"].size(), 3u);
   const nlohmann::json gc = RunJson({"gc"});
