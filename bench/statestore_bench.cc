@@ -15,6 +15,8 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <sstream>
+#include <unistd.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -137,6 +139,21 @@ LoadResult RunClients(const ClientOptions& base, int clients, double seconds, Op
   return {all.size() / seconds, Percentile(all, 0.5), Percentile(all, 0.99), failures};
 }
 
+// CPU seconds (user + system) the process has used so far.
+double CpuSeconds(pid_t pid) {
+  std::ifstream stat(absl::StrFormat("/proc/%d/stat", pid));
+  std::string line;
+  std::getline(stat, line);
+  // Fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 1; i <= 13 && rest >> field; ++i) {
+    if (i == 12 || i == 13) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 long PeakRssKiB(pid_t pid) {
   std::ifstream status(absl::StrFormat("/proc/%d/status", pid));
   std::string line;
@@ -167,22 +184,28 @@ int main(int argc, char** argv) {
   }
   ClientOptions options = server.AdminClientOptions();
 
-  std::printf("\n%-8s %14s %14s %8s %12s %12s %12s\n", "clients", "backups/s", "raw puts/s",
-              "ratio", "backup p50", "restore p50", "restore p99");
+  std::printf("\n%-8s %14s %14s %8s %12s %12s %12s %14s %14s\n", "clients", "backups/s",
+              "raw puts/s", "ratio", "backup p50", "restore p50", "restore p99", "srv CPU/backup",
+              "srv CPU/restore");
   for (int clients : {1, 16, 64}) {
     double raw = RawRocksDbPutsPerSecond(tmp.File(absl::StrFormat("raw%d", clients)), clients,
                                          archives[0], settings.seconds);
+    double cpu0 = CpuSeconds(server.pid());
     LoadResult backups = RunClients(options, clients, settings.seconds,
                                     [&](StateStoreClient& c, int id, long i) {
                                       return c.Backup(Mac(id + 1), archives[(i + id) % archives.size()]).ok();
                                     });
+    double cpu1 = CpuSeconds(server.pid());
     LoadResult restores = RunClients(options, clients, settings.seconds,
                                      [&](StateStoreClient& c, int id, long) {
                                        return c.Restore(Mac(id + 1)).ok();
                                      });
-    std::printf("%-8d %14.0f %14.0f %7.2fx %10.2fms %10.2fms %10.2fms", clients,
+    double cpu2 = CpuSeconds(server.pid());
+    std::printf("%-8d %14.0f %14.0f %7.2fx %10.2fms %10.2fms %10.2fms %12.3fms %12.3fms", clients,
                 backups.per_second, raw, raw > 0 ? backups.per_second / raw : 0, backups.p50_ms,
-                restores.p50_ms, restores.p99_ms);
+                restores.p50_ms, restores.p99_ms,
+                1000 * (cpu1 - cpu0) / std::max(1.0, backups.per_second * settings.seconds),
+                1000 * (cpu2 - cpu1) / std::max(1.0, restores.per_second * settings.seconds));
     if (backups.failures + restores.failures > 0) {
       std::printf("  FAILURES backup=%ld restore=%ld", backups.failures, restores.failures);
     }

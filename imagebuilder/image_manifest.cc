@@ -111,6 +111,7 @@ bool SameContent(const ImageManifest& a, const ImageManifest& b) {
 uint64_t TotalBytes(const ImageManifest& image) {
   uint64_t total = image.kernel.size;
   for (const ImageModule& module : image.modules) total += module.size;
+  for (const ImageModule& loader : image.loaders) total += loader.size;
   return total;
 }
 
@@ -118,6 +119,13 @@ const ImageModule* FindModule(const ImageManifest& image, std::string_view name)
   if (SameModuleName(image.kernel.name, name)) return &image.kernel;
   for (const ImageModule& module : image.modules) {
     if (SameModuleName(module.name, name)) return &module;
+  }
+  return FindLoader(image, name);
+}
+
+const ImageModule* FindLoader(const ImageManifest& image, std::string_view name) {
+  for (const ImageModule& loader : image.loaders) {
+    if (SameModuleName(loader.name, name)) return &loader;
   }
   return nullptr;
 }
@@ -161,6 +169,17 @@ absl::Status ValidateImage(const ImageManifest& image) {
   std::set<std::string> seen;
   RETURN_IF_ERROR(ValidateModule(image.kernel, seen));
   for (const ImageModule& module : image.modules) RETURN_IF_ERROR(ValidateModule(module, seen));
+  if (image.loaders.size() > kMaxModules) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image has ", image.loaders.size(), " loaders, more than ", kMaxModules));
+  }
+  for (const ImageModule& loader : image.loaders) {
+    RETURN_IF_ERROR(ValidateModule(loader, seen));
+    // Nothing passes options to a loader file; the layer has nowhere to keep them.
+    if (!loader.options.empty()) {
+      return absl::InvalidArgumentError("loader " + loader.name + " may not have options");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -189,6 +208,9 @@ EncodedImage EncodeImage(const ImageManifest& image) {
   manifest.layers.push_back(LayerOf(image.kernel, kKernelMediaType));
   for (const ImageModule& module : image.modules) {
     manifest.layers.push_back(LayerOf(module, kModuleMediaType));
+  }
+  for (const ImageModule& loader : image.loaders) {
+    manifest.layers.push_back(LayerOf(loader, kLoaderMediaType));
   }
   manifest.annotations[std::string(kCreatedAnnotation)] = image.created;
   out.manifest = RenderOciManifest(manifest);
@@ -233,9 +255,16 @@ absl::StatusOr<ImageManifest> DecodeImage(const OciManifest& manifest, std::stri
   ASSIGN_OR_RETURN(image.unknown_keys, ParsePairs(*boot, "unknown_keys"));
 
   ASSIGN_OR_RETURN(image.kernel, ModuleOf(manifest.layers[0], 0, kKernelMediaType));
-  for (size_t i = 1; i < manifest.layers.size(); ++i) {
+  // Modules, then loaders: a module after a loader is refused, so that each
+  // layout has one encoding and SameContent matches the bytes.
+  size_t i = 1;
+  for (; i < manifest.layers.size() && manifest.layers[i].media_type != kLoaderMediaType; ++i) {
     ASSIGN_OR_RETURN(ImageModule module, ModuleOf(manifest.layers[i], i, kModuleMediaType));
     image.modules.push_back(std::move(module));
+  }
+  for (; i < manifest.layers.size(); ++i) {
+    ASSIGN_OR_RETURN(ImageModule loader, ModuleOf(manifest.layers[i], i, kLoaderMediaType));
+    image.loaders.push_back(std::move(loader));
   }
   RETURN_IF_ERROR(ValidateImage(image));
   return image;

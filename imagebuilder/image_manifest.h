@@ -11,7 +11,10 @@
 //    "boot":{"title":"...","timeout":5,"kernelopt":"...","build":"...",
 //            "loader_options":[["nobootif","1"]],"unknown_keys":[["foo","bar"]]}}
 // Modules are the manifest's layers (kernel first): name and options travel as
-// layer annotations, digest and size as the descriptor's own fields.
+// layer annotations, digest and size as the descriptor's own fields. Loaders
+// follow the modules as layers of kLoaderMediaType, so that gc, verify and
+// copies see their blobs like any module's; a manifest without them (written
+// before loaders existed) decodes to an image with none.
 //
 // An image is immutable once stored: its content is everything but `created`.
 
@@ -77,6 +80,10 @@ struct ImageManifest {
   std::string build;
   ImageModule kernel;
   std::vector<ImageModule> modules;  // boot order
+  // Boot loader files of the image that boot.cfg does not list; for ESXi
+  // mboot.c32 (BIOS) and mboot.efi / bootx64.efi (UEFI), which the iPXE script
+  // chains with `-c <boot.cfg URL>`. No options; never in ToBootCfg.
+  std::vector<ImageModule> loaders;
   std::vector<std::pair<std::string, std::string>> loader_options;
   std::vector<std::pair<std::string, std::string>> unknown_keys;
 
@@ -91,12 +98,16 @@ std::string FormatCreated(std::chrono::system_clock::time_point time);
 // True when `a` and `b` differ at most in `created`.
 bool SameContent(const ImageManifest& a, const ImageManifest& b);
 
-// Kernel plus modules.
+// Kernel, modules and loaders.
 uint64_t TotalBytes(const ImageManifest& image);
 
-// The kernel or module named `name` (SameModuleName: any case, any folder), or
-// nullptr.
+// The kernel, module or loader named `name` (SameModuleName: any case, any
+// folder), or nullptr. Loaders are included because the boot server serves
+// them by name beside the modules.
 const ImageModule* FindModule(const ImageManifest& image, std::string_view name);
+
+// The loader named `name` (SameModuleName), or nullptr.
+const ImageModule* FindLoader(const ImageManifest& image, std::string_view name);
 
 // The image as a boot.cfg with module names relative and no prefix: the boot
 // server sets prefix= to where it serves blobs and appends the host's state.
@@ -108,7 +119,9 @@ BootCfg ToBootCfg(const ImageManifest& image);
 absl::Status ValidateModuleName(std::string_view name);
 
 // Checks what Encode needs and Decode guarantees: valid ref, kernel set, valid
-// and unique module names, options without "---", at most kMaxModules.
+// and unique module names (loaders included: they are served by name from the
+// same folder), options without "---", at most kMaxModules, loaders without
+// options.
 absl::Status ValidateImage(const ImageManifest& image);
 
 struct EncodedImage {

@@ -191,6 +191,7 @@ absl::StatusOr<ImageRepository::PublishResult> ImageRepository::Publish(
   };
   RETURN_IF_ERROR(check(image.kernel));
   for (const ImageModule& module : image.modules) RETURN_IF_ERROR(check(module));
+  for (const ImageModule& loader : image.loaders) RETURN_IF_ERROR(check(loader));
 
   const EncodedImage encoded = EncodeImage(image);
   NewBlobs created(blobs_);

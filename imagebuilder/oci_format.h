@@ -21,6 +21,8 @@
 //            modules in boot order. Each layer carries the annotation
 //            org.opencontainers.image.title = the module's file name ("b.b00")
 //            and, when it has any, kModuleOptionsAnnotation = its boot options.
+//            After the modules, layers of kLoaderMediaType: the image's boot
+//            loaders (mboot.efi, ...), titled like modules, never options.
 //
 // These functions are the one codec of these JSON documents. Pure, no I/O,
 // thread-safe. Parse errors are INVALID_ARGUMENT saying which field is wrong;
@@ -42,6 +44,7 @@ inline constexpr std::string_view kIndexMediaType = "application/vnd.oci.image.i
 inline constexpr std::string_view kConfigMediaType = "application/vnd.midwife.image.config.v1+json";
 inline constexpr std::string_view kKernelMediaType = "application/vnd.midwife.boot.kernel.v1";
 inline constexpr std::string_view kModuleMediaType = "application/vnd.midwife.boot.module.v1";
+inline constexpr std::string_view kLoaderMediaType = "application/vnd.midwife.boot.loader.v1";
 inline constexpr std::string_view kRefNameAnnotation = "org.opencontainers.image.ref.name";
 inline constexpr std::string_view kTitleAnnotation = "org.opencontainers.image.title";
 inline constexpr std::string_view kCreatedAnnotation = "org.opencontainers.image.created";

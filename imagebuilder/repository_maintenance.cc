@@ -22,6 +22,12 @@ std::string DisplayName(const OciDescriptor& d) {
   return ref.ok() ? ref->ToString() : name->second;
 }
 
+// What a layer is to its image, for verify's "used by" lines.
+const char* LayerRole(const OciDescriptor& layer, size_t index) {
+  if (index == 0) return " kernel ";
+  return layer.media_type == kLoaderMediaType ? " loader " : " module ";
+}
+
 std::string LayerName(const OciDescriptor& layer, size_t index) {
   const auto title = layer.annotations.find(std::string(kTitleAnnotation));
   return title != layer.annotations.end() ? title->second : absl::StrCat("layer ", index);
@@ -104,7 +110,7 @@ absl::StatusOr<VerifyReport> VerifyRepository(const ImageRepository& repo,
     users[manifest->config.digest].push_back(image + " config");
     for (size_t i = 0; i < manifest->layers.size(); ++i) {
       users[manifest->layers[i].digest].push_back(
-          absl::StrCat(image, i == 0 ? " kernel " : " module ", LayerName(manifest->layers[i], i)));
+          absl::StrCat(image, LayerRole(manifest->layers[i], i), LayerName(manifest->layers[i], i)));
     }
   }
 
