@@ -69,9 +69,15 @@ std::string RenderIpxeScript(const ImageManifest& image, const HostBootContext& 
     return script;
   }
   // ESXi media carry mboot as mboot.c32 (BIOS, a COM32 module) and as
-  // mboot.efi or efi/boot/bootx64.efi (UEFI).
-  const ImageModule* loader = FindModule(image, firmware == Firmware::kUefi ? "mboot.efi" : "mboot.c32");
-  if (loader == nullptr && firmware == Firmware::kUefi) loader = FindModule(image, "bootx64.efi");
+  // mboot.efi or efi/boot/bootx64.efi (UEFI); the importer keeps them as the
+  // image's loaders. FindModule also finds one an older image (or a compose
+  // --add) made a module, as before loaders existed.
+  const auto find = [&image](std::string_view name) {
+    const ImageModule* found = FindLoader(image, name);
+    return found != nullptr ? found : FindModule(image, name);
+  };
+  const ImageModule* loader = find(firmware == Firmware::kUefi ? "mboot.efi" : "mboot.c32");
+  if (loader == nullptr && firmware == Firmware::kUefi) loader = find("bootx64.efi");
   if (loader != nullptr) {
     absl::StrAppend(&script, "chain ", folder, "/", loader->name, " -c ", HostPath(host), "/boot.cfg\n");
     return script;

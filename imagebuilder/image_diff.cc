@@ -9,6 +9,9 @@ namespace {
 std::vector<const ImageModule*> AllModules(const ImageManifest& image) {
   std::vector<const ImageModule*> out = {&image.kernel};
   for (const ImageModule& module : image.modules) out.push_back(&module);
+  // Loaders last, after the boot order, so that gaining or losing one shows as
+  // an added or removed file and never as a reordering.
+  for (const ImageModule& loader : image.loaders) out.push_back(&loader);
   return out;
 }
 

@@ -18,6 +18,7 @@ absl::StatusOr<WriteResult> ImportImage(ImageRepository& repo, const ImportOptio
                    PlanImport(options.kind, source->name(), listing.entries, listing.descriptors));
   std::set<std::string> paths = {plan.kernel.source_path};
   for (const PlannedModule& module : plan.modules) paths.insert(module.source_path);
+  for (const PlannedModule& loader : plan.loaders) paths.insert(loader.source_path);
 
   NewBlobs created(repo.blobs());
   std::map<std::string, StoredBlob> stored;

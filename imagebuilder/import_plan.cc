@@ -65,6 +65,28 @@ const SourceEntry* LocateModule(const std::vector<SourceEntry>& entries, const B
   return FindEntry(entries, name);
 }
 
+// The boot loaders an esxi import looks for (import_plan.h): the name stored,
+// and whether it may also sit beside boot.cfg or at the root.
+struct LoaderFile {
+  std::string_view name;
+  bool anywhere;
+};
+constexpr LoaderFile kEsxiLoaders[] = {
+    {"mboot.c32", true}, {"mboot.efi", true}, {"bootx64.efi", false}};
+
+const SourceEntry* LocateLoader(const std::vector<SourceEntry>& entries, const LoaderFile& loader,
+                                std::string_view descriptor_folder) {
+  const std::string name(loader.name);
+  if (loader.anywhere) {
+    if (const SourceEntry* entry = FindEntry(entries, absl::StrCat(std::string(descriptor_folder),
+                                                                   "/", name))) {
+      return entry;
+    }
+    if (const SourceEntry* entry = FindEntry(entries, name)) return entry;
+  }
+  return FindEntry(entries, "efi/boot/" + name);
+}
+
 }  // namespace
 
 bool IsDescriptorPath(std::string_view path) {
@@ -156,6 +178,19 @@ absl::StatusOr<ImportPlan> PlanImport(ImageKind kind, std::string_view source_na
     ASSIGN_OR_RETURN(PlannedModule planned, plan_one(module.path, module.options));
     plan.modules.push_back(std::move(planned));
   }
+  if (kind == ImageKind::kEsxi) {
+    for (const LoaderFile& loader : kEsxiLoaders) {
+      // One boot.cfg names as a module is stored as that module already.
+      if (seen_names.count(std::string(loader.name)) != 0) continue;
+      const SourceEntry* entry = LocateLoader(entries, loader, folder);
+      if (entry == nullptr) continue;
+      PlannedModule planned{std::string(loader.name), "",
+                            entry->link_target.empty() ? entry->path : entry->link_target,
+                            entry->size};
+      if (counted_paths.insert(planned.source_path).second) plan.total_bytes += entry->size;
+      plan.loaders.push_back(std::move(planned));
+    }
+  }
   if (!missing.empty()) {
     return absl::NotFoundError(absl::StrCat(
         source, ": ", plan.descriptor_path, " names ", missing.size(),
@@ -182,6 +217,7 @@ ImageManifest MakeImportedImage(const ImportPlan& plan, const ImageRef& ref, Ima
   image.build = plan.cfg.build;
   image.kernel = module_of(plan.kernel);
   for (const PlannedModule& planned : plan.modules) image.modules.push_back(module_of(planned));
+  for (const PlannedModule& planned : plan.loaders) image.loaders.push_back(module_of(planned));
   image.loader_options = plan.cfg.loader_options;
   image.unknown_keys = plan.cfg.unknown;
   return image;

@@ -23,6 +23,12 @@
 //   2. else by file name in the descriptor's folder;
 //   3. else by file name at the source's root.
 // (2 and 3 find the files of a boot.cfg whose prefix= named its old server.)
+//
+// An esxi import also takes the boot loaders boot.cfg does not name, when the
+// source has them (missing ones are no error: the iPXE script then loads the
+// modules itself, which iPXE can do on BIOS only):
+//   mboot.c32, mboot.efi   in the descriptor's folder, at the root, in efi/boot/
+//   efi/boot/bootx64.efi   stored as bootx64.efi (the UEFI mboot of ESXi media)
 
 #include <cstdint>
 #include <map>
@@ -64,6 +70,7 @@ struct ImportPlan {
   BootCfg cfg;
   PlannedModule kernel;
   std::vector<PlannedModule> modules;
+  std::vector<PlannedModule> loaders;  // found ones only; no options
   uint64_t total_bytes = 0;  // of the files to store, each counted once
 };
 

@@ -65,6 +65,8 @@ std::string HumanBytes(uint64_t bytes) {
 json ImageJson(const ImageManifest& image, const BlobDigest& digest) {
   json modules = json::array();
   for (const ImageModule& module : image.modules) modules.push_back(ModuleJson(module));
+  json loaders = json::array();
+  for (const ImageModule& loader : image.loaders) loaders.push_back(ModuleJson(loader));
   json out = {{"ref", image.ref.ToString()},
               {"name", image.ref.name},
               {"version", image.ref.version},
@@ -78,6 +80,7 @@ json ImageJson(const ImageManifest& image, const BlobDigest& digest) {
               {"timeout", nullptr},
               {"kernel", ModuleJson(image.kernel)},
               {"modules", std::move(modules)},
+              {"loaders", std::move(loaders)},
               {"loader_options", PairsJson(image.loader_options)},
               {"unknown_keys", PairsJson(image.unknown_keys)},
               {"total_bytes", TotalBytes(image)}};
@@ -106,11 +109,16 @@ std::string ImageText(const ImageManifest& image, const BlobDigest& digest) {
   if (image.timeout) field("timeout:", absl::StrCat(*image.timeout));
   for (const auto& [key, value] : image.loader_options) field((key + ":").c_str(), value);
   for (const auto& [key, value] : image.unknown_keys) field((key + ":").c_str(), value);
-  absl::StrAppend(&out, absl::StrFormat("%-10s %d modules and the kernel, %s\n", "size:",
-                                        image.modules.size(), HumanBytes(TotalBytes(image))));
+  const std::string loaders =
+      image.loaders.empty() ? "" : absl::StrCat(" and ", image.loaders.size(), " loaders");
+  absl::StrAppend(&out, absl::StrFormat("%-10s %d modules and the kernel%s, %s\n", "size:",
+                                        image.modules.size(), loaders,
+                                        HumanBytes(TotalBytes(image))));
   out += ModuleLine("kernel", image.kernel);
   for (size_t i = 0; i < image.modules.size(); ++i)
     out += ModuleLine(absl::StrCat(i), image.modules[i]);
+  // Loaders are not in boot.cfg's order: labelled, not numbered.
+  for (const ImageModule& loader : image.loaders) out += ModuleLine("loader", loader);
   return out;
 }
 
