@@ -89,7 +89,8 @@ class BootServerTest : public ::testing::Test {
     return dhcp::Parse(std::span<const uint8_t>(buffer, static_cast<size_t>(n)));
   }
 
-  // An ESXi-shaped image: boot.cfg, a kernel and two modules.
+  // An ESXi-shaped image: boot.cfg, a kernel, two modules and mboot.efi (the
+  // UEFI loader boot.cfg does not name).
   void MakeImage(const std::string& version, const std::string& big_module) {
     const std::string dir = tmp_.File("media" + version);
     ASSERT_TRUE(RunCommand({"/bin/mkdir", "-p", dir}).exit_code == 0);
@@ -100,10 +101,13 @@ class BootServerTest : public ::testing::Test {
     ASSERT_TRUE(WriteFileAtomically(dir + "/b.b00", "kernel " + version).ok());
     ASSERT_TRUE(WriteFileAtomically(dir + "/jumpstrt.gz", "jump").ok());
     ASSERT_TRUE(WriteFileAtomically(dir + "/s.v00", big_module).ok());
+    ASSERT_TRUE(WriteFileAtomically(dir + "/mboot.efi", MbootEfi(version)).ok());
     auto r = RunCommand({BinaryPath("imagebuilder"), "import", dir, "--name", "esxi", "--version",
                          version, "--repo", tmp_.File("repo")});
     ASSERT_EQ(r.exit_code, 0) << r.out;
   }
+
+  static std::string MbootEfi(const std::string& version) { return "MZ mboot " + version; }
 
   midwife::testing::CommandResult Admin(std::vector<std::string> args) {
     std::vector<std::string> argv = {BinaryPath("bootserver")};
@@ -200,6 +204,18 @@ TEST_F(BootServerTest, AssignedHostBootsItsImageAndModulesComeByteExact) {
   const std::string metrics = Get("/metrics");
   EXPECT_THAT(metrics, HasSubstr("midwife_boot_phase_seconds_count{phase=\"modules\"} 1"));
   EXPECT_THAT(metrics, HasSubstr("midwife_boot_phase_seconds_count{phase=\"bootcfg\"} 1"));
+}
+
+TEST_F(BootServerTest, UefiHostChainsTheImagesMbootWithItsBootCfg) {
+  ASSERT_EQ(Admin({"assign", "--mac", kMac, "--image", "esxi@1"}).exit_code, 0);
+  const std::string script = Get(absl::StrCat("/boot/", kMacDashed, "/boot.ipxe?platform=efi"));
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      script, m,
+      std::regex("chain (http://127.0.0.1:[0-9]+/images/[0-9a-f]{64}/mboot.efi) -c "
+                 "http://127.0.0.1:[0-9]+/boot/00-50-56-aa-bb-01/boot.cfg\n")))
+      << script;
+  EXPECT_EQ(Curl({m[1].str()}).out, MbootEfi("1"));
 }
 
 TEST_F(BootServerTest, TrialWithoutBirthReportFallsBackAndReportMakesItActive) {

@@ -24,6 +24,7 @@ ImageManifest Base() {
   image.modules = {{"k.b00", BlobDigest::Of("k"), 1, "ks=usb"},
                    {"s.v00", BlobDigest::Of("s"), 1, ""},
                    {"imgdb.tgz", BlobDigest::Of("i"), 1, ""}};
+  image.loaders = {{"mboot.efi", BlobDigest::Of("m"), 1, ""}};
   return image;
 }
 
@@ -75,6 +76,14 @@ TEST(PlanCompose, RecordsTheParentAndTheNewName) {
   EXPECT_EQ(image->parent->ref, (ImageRef{"esxi", "8.0u2"}));
   EXPECT_EQ(image->parent->digest, BlobDigest::Of("base manifest"));
   EXPECT_EQ(image->modules, Base().modules);
+}
+
+TEST(PlanCompose, CarriesTheParentsLoadersOverUnchanged) {
+  ComposeEdits edits;
+  edits.add = {{"/tmp/nic.v00", {}}};
+  auto image = Compose(edits);
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_EQ(image->loaders, Base().loaders);
 }
 
 TEST(PlanCompose, AddsAtTheEndAtAnIndexOrAfterAModule) {

@@ -61,6 +61,23 @@ TEST(HostRender, EsxiWithMbootChainsItWithTheHostsBootCfg) {
   EXPECT_THAT(script, HasSubstr("/mboot.efi -c http://192.0.2.1:8080/boot/00-50-56-aa-bb-01/boot.cfg\n"));
 }
 
+TEST(HostRender, EsxiChainsTheImagesLoaderForItsFirmware) {
+  ImageManifest m = Esxi();
+  m.loaders = {{"mboot.c32", BlobDigest::Of("c32"), 3, ""},
+               {"bootx64.efi", BlobDigest::Of("bx"), 2, ""},
+               {"mboot.efi", BlobDigest::Of("me"), 2, ""}};
+  const std::string folder = "http://192.0.2.1:8080/images/" + BlobDigest::Of("manifest").hex();
+  const std::string cfg = " -c http://192.0.2.1:8080/boot/00-50-56-aa-bb-01/boot.cfg\n";
+  EXPECT_THAT(RenderIpxeScript(m, Host(), Firmware::kUefi),
+              HasSubstr("chain " + folder + "/mboot.efi" + cfg));
+  EXPECT_THAT(RenderIpxeScript(m, Host(), Firmware::kBios),
+              HasSubstr("chain " + folder + "/mboot.c32" + cfg));
+  m.loaders.pop_back();  // no mboot.efi: the UEFI fallback name
+  const std::string uefi = RenderIpxeScript(m, Host(), Firmware::kUefi);
+  EXPECT_THAT(uefi, HasSubstr("chain " + folder + "/bootx64.efi" + cfg));
+  EXPECT_THAT(uefi, ::testing::Not(HasSubstr("module ")));
+}
+
 TEST(HostRender, EsxiWithoutMbootLoadsMultibootModulesFromIpxe) {
   std::string script = RenderIpxeScript(Esxi(), Host(), Firmware::kBios);
   EXPECT_THAT(script, HasSubstr("kernel http://192.0.2.1:8080/images/"));

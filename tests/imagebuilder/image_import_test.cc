@@ -123,6 +123,35 @@ TEST_F(ImportTest, ImportsAFolder) {
   EXPECT_EQ(result->image.modules.size(), 3u);
 }
 
+TEST_F(ImportTest, KeepsTheBootLoadersBootCfgDoesNotName) {
+  Files files = EsxiInstallerFiles();
+  files["mboot.efi"] = PseudoRandomBytes("mboot.efi", 900);
+  files["efi/boot/bootx64.efi"] = PseudoRandomBytes("bootx64", 800);
+  WriteFolder(dir_.File("folder"), files);
+  absl::StatusOr<WriteResult> result = Import(dir_.File("folder"), "8.0u2");
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->blobs_written, 6u);
+  EXPECT_THAT(result->image.modules,
+              ElementsAre(Named("jumpstrt.gz"), Named("k.b00"), Named("s.v00")));
+  EXPECT_THAT(result->image.loaders,
+              ElementsAre(ImageModule{"mboot.efi", BlobDigest::Of(files.at("mboot.efi")), 900, ""},
+                          ImageModule{"bootx64.efi",
+                                      BlobDigest::Of(files.at("efi/boot/bootx64.efi")), 800, ""}));
+  // Stored and read back (the manifest and config blobs decoded) unchanged.
+  absl::StatusOr<ResolvedImage> resolved = repo_->Resolve({"esxi", "8.0u2"});
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->image, result->image);
+}
+
+TEST_F(ImportTest, FindsAnUpperCaseLoaderOnAnIso) {
+  Files files = EsxiInstallerFiles();
+  files["MBOOT.C32"] = PseudoRandomBytes("mboot.c32", 700);
+  absl::StatusOr<WriteResult> result = Import(Iso(files), "8.0u2");
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(result->image.loaders, ElementsAre(ImageModule{
+                                         "mboot.c32", BlobDigest::Of(files.at("MBOOT.C32")), 700, ""}));
+}
+
 TEST_F(ImportTest, ImportsAGzippedTarballWithDotSlashNames) {
   Files files;
   for (const auto& [name, contents] : EsxiInstallerFiles()) files["./" + name] = contents;

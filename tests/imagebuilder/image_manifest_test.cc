@@ -183,6 +183,31 @@ TEST(ImageManifest, ValidatesModuleNames) {
   }
 }
 
+TEST(ImageManifest, LoadersTravelAsTrailingLayersAndStayOutOfBootCfg) {
+  ImageManifest image = Sample();
+  image.loaders = {{"mboot.efi", BlobDigest::Of("me"), 300, ""},
+                   {"bootx64.efi", BlobDigest::Of("bx"), 200, ""}};
+  absl::StatusOr<ImageManifest> decoded = RoundTrip(image);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, image);
+  const EncodedImage encoded = EncodeImage(image);
+  absl::StatusOr<OciManifest> manifest = ParseOciManifest(encoded.manifest);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  ASSERT_EQ(manifest->layers.size(), 5u);
+  EXPECT_EQ(manifest->layers[3].media_type, kLoaderMediaType);
+  EXPECT_EQ(RenderBootCfg(ToBootCfg(image)), RenderBootCfg(ToBootCfg(Sample())));
+  EXPECT_EQ(TotalBytes(image), TotalBytes(Sample()) + 500);
+  EXPECT_EQ(FindModule(image, "MBOOT.EFI"), &image.loaders[0]);
+  EXPECT_FALSE(SameContent(Sample(), image));
+
+  // A module after a loader, or a loader named like a module, is refused.
+  OciManifest module_last = *manifest;
+  module_last.layers[4].media_type = std::string(kModuleMediaType);
+  EXPECT_FALSE(DecodeImage(module_last, encoded.config).ok());
+  image.loaders[1].name = "S.V00";
+  EXPECT_FALSE(ValidateImage(image).ok());
+}
+
 TEST(ImageManifest, FormatsCreationTimeAsRfc3339Utc) {
   EXPECT_EQ(FormatCreated(std::chrono::system_clock::from_time_t(0)), "1970-01-01T00:00:00Z");
 }
