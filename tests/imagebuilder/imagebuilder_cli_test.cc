@@ -161,3 +161,42 @@ TEST_F(CliTest, ComposesDiffsVerifiesAndCollectsGarbage) {
 
 }  // namespace
 }  // namespace midwife::imagebuilder
+
+namespace midwife::imagebuilder {
+namespace {
+
+TEST_F(CliTest, RendersAHostsBootCfgAndScriptDeterministically) {
+  ImportInstaller();
+  const std::vector<std::string> args = {"render", "--image", "esxi@8.0u2", "--mac", "00-50-56-AA-BB-01",
+                                         "--server", "http://192.0.2.1:8080/", "--token", "mwh1-t"};
+  const CommandResult first = Run(args);
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  EXPECT_THAT(first.out, HasSubstr("bootstate=0\n"));
+  EXPECT_THAT(first.out, HasSubstr("PBHOST=192.0.2.1:8080 MIDWIFE_TOKEN=mwh1-t"));
+  EXPECT_THAT(first.out, HasSubstr("http://192.0.2.1:8080/boot/00-50-56-aa-bb-01/state.tgz"));
+  EXPECT_THAT(first.out, HasSubstr("#!ipxe"));
+  EXPECT_EQ(Run(args).out, first.out);
+  const CommandResult bad = Run({"render", "--image", "esxi@8.0u2", "--mac", "ff:ff:ff:ff:ff:ff", "--server", "http://x"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.out, HasSubstr("ff:ff:ff:ff:ff:ff"));
+}
+
+TEST_F(CliTest, StatePackIsDeterministicAndListsBack) {
+  ASSERT_EQ(RunCommand({"/bin/mkdir", "-p", dir_.File("host/etc/vmware")}).exit_code, 0);
+  std::ofstream(dir_.File("host/etc/vmware/esx.conf")) << "/adv/Net/FollowHardwareMac = \"1\"\n";
+  std::ofstream(dir_.File("host/etc/hosts")) << "127.0.0.1 localhost\n";
+  const CommandResult a = Run({"state", "pack", dir_.File("host"), "--out", dir_.File("a.tgz")});
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  ASSERT_EQ(RunCommand({"/usr/bin/touch", "-d", "2001-01-01", dir_.File("host/etc/hosts")}).exit_code, 0);
+  const CommandResult b = Run({"state", "pack", dir_.File("host"), "--out", dir_.File("b.tgz")});
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  EXPECT_EQ(a.out.substr(a.out.find("sha256")), b.out.substr(b.out.find("sha256")));
+  const CommandResult list = Run({"state", "list", dir_.File("a.tgz")});
+  EXPECT_THAT(list.out, HasSubstr("etc/vmware/esx.conf"));
+  const CommandResult diff = Run({"state", "diff", dir_.File("a.tgz"), dir_.File("b.tgz")});
+  EXPECT_EQ(diff.exit_code, 0);
+  EXPECT_EQ(diff.out, "");
+}
+
+}  // namespace
+}  // namespace midwife::imagebuilder
