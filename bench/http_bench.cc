@@ -34,6 +34,8 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+
+#include "bootserver/server/io_context_pool.h"
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <cstdio>
@@ -171,9 +173,13 @@ int ServeMidwife(const std::string& root, int threads, const std::string& port_f
     return midwife::bootserver::TextResponse(404, "not found");
   };
   asio::io_context io;
+  // As the daemon does (bootserver/server/boot_server.cc): connections on
+  // per-thread io_contexts, the main one only accepts.
+  midwife::bootserver::IoContextPool workers(threads);
   midwife::bootserver::HttpServerOptions options;
   options.address = "127.0.0.1";
   options.port = 0;
+  options.session_executor = [&] { return workers.Next(); };
   midwife::bootserver::HttpServer server(io, options, handlers);
   auto status = server.Start();
   if (!status.ok()) {
@@ -189,10 +195,8 @@ int ServeMidwife(const std::string& root, int threads, const std::string& port_f
     std::ofstream(port_file + ".tmp") << server.port();
     std::rename((port_file + ".tmp").c_str(), port_file.c_str());
   }
-  std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
-  for (auto& t : pool) t.join();
+  workers.Stop();
   return 0;
 }
 

@@ -2,6 +2,7 @@
 #define MIDWIFE_BOOTSERVER_HTTP_HTTP_SERVER_H_
 
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -28,6 +29,10 @@ struct HttpServerOptions {
   std::chrono::seconds io_timeout{30};
   // Threads for handlers that may block (state store round trips).
   int blocking_threads = 8;
+  // Where each connection runs; empty: the acceptor's io_context. The daemon
+  // spreads connections over single-threaded io_contexts, one per core, as
+  // nginx spreads them over workers: no thread wake-ups inside a request.
+  std::function<boost::asio::any_io_executor()> session_executor;
 };
 
 // Handlers run on the I/O threads unless `is_blocking` says the request may

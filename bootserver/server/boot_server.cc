@@ -50,12 +50,15 @@ absl::Status RunBootServer(BootServerOptions options) {
   const int threads = options.io_threads > 0
                           ? options.io_threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // TFTP transfers each live on one single-threaded io_context: a lock-step
-  // transfer's ACK is then handled on the thread that sent the block.
-  IoContextPool transfer_contexts(threads);
+  // TFTP transfers and HTTP connections each live on one single-threaded
+  // io_context of this pool: a lock-step transfer's ACK is handled on the
+  // thread that sent the block, a request never hops between threads. The
+  // main io_context only accepts, answers DHCP and catches signals.
+  IoContextPool workers(threads);
   HttpServerOptions http_options;
   http_options.address = http.host;
   http_options.port = http.port;
+  http_options.session_executor = [&] { return workers.Next(); };
   // The service needs the advertised URL, which needs the bound port.
   std::unique_ptr<BootService> service;
   HttpServer http_server(io, http_options,
@@ -77,7 +80,7 @@ absl::Status RunBootServer(BootServerOptions options) {
     TftpServerOptions tftp_options;
     tftp_options.address = tftp.host;
     tftp_options.port = tftp.port;
-    tftp_options.transfer_executor = [&] { return transfer_contexts.Next(); };
+    tftp_options.transfer_executor = [&] { return workers.Next(); };
     tftp_server = std::make_unique<TftpServer>(
         io, tftp_options,
         [&](const std::string& path, const std::string& ip) { return service->ResolveTftp(path, ip); });
@@ -125,11 +128,8 @@ absl::Status RunBootServer(BootServerOptions options) {
     if (dhcp_server) dhcp_server->Stop();
     io.stop();
   });
-  std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
   io.run();
-  for (auto& t : pool) t.join();
-  transfer_contexts.Stop();
+  workers.Stop();
   LogEvent("bootserver.stopped");
   return absl::OkStatus();
 }
