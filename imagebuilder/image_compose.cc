@@ -35,14 +35,7 @@ absl::StatusOr<WriteResult> ComposeImage(ImageRepository& repo, const ComposeOpt
 
   ASSIGN_OR_RETURN(ImageManifest image, PlanCompose(base.image, base.digest, options.edits, stored,
                                                     options.ref, FormatCreated(options.clock())));
-  ASSIGN_OR_RETURN(const ImageRepository::PublishResult published, repo.Publish(lock, image));
-  created.Commit();
-  if (!published.created) {
-    ASSIGN_OR_RETURN(ResolvedImage existing, repo.Resolve(options.ref));
-    image = std::move(existing.image);
-  }
-  return WriteResult{std::move(image), published.digest, published.created, created.count(),
-                     created.bytes()};
+  return PublishImage(repo, lock, std::move(image), created);
 }
 
 }  // namespace midwife::imagebuilder

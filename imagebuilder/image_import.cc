@@ -37,10 +37,15 @@ absl::StatusOr<WriteResult> ImportImage(ImageRepository& repo, const ImportOptio
 
   ImageManifest image =
       MakeImportedImage(plan, options.ref, options.kind, FormatCreated(options.clock()), stored);
+  return PublishImage(repo, lock, std::move(image), created);
+}
+
+absl::StatusOr<WriteResult> PublishImage(ImageRepository& repo, const WriteLock& lock,
+                                         ImageManifest image, NewBlobs& created) {
   ASSIGN_OR_RETURN(const ImageRepository::PublishResult published, repo.Publish(lock, image));
   created.Commit();
   if (!published.created) {
-    ASSIGN_OR_RETURN(ResolvedImage existing, repo.Resolve(options.ref));
+    ASSIGN_OR_RETURN(ResolvedImage existing, repo.Resolve(image.ref));
     image = std::move(existing.image);
   }
   return WriteResult{std::move(image), published.digest, published.created, created.count(),

@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "imagebuilder/blob_digest.h"
+#include "imagebuilder/blob_store.h"
 #include "imagebuilder/byte_source.h"
 #include "imagebuilder/image_manifest.h"
 #include "imagebuilder/image_ref.h"
@@ -47,6 +48,12 @@ struct WriteResult {
 };
 
 absl::StatusOr<WriteResult> ImportImage(ImageRepository& repo, const ImportOptions& options);
+
+// The last step of an import or a compose: names `image` in the repository,
+// keeps the blobs `created` wrote, and reports what was written. For an image
+// the repository already held with this content, returns the stored one.
+absl::StatusOr<WriteResult> PublishImage(ImageRepository& repo, const WriteLock& lock,
+                                         ImageManifest image, NewBlobs& created);
 
 }  // namespace midwife::imagebuilder
 
