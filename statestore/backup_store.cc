@@ -122,16 +122,36 @@ absl::StatusOr<BackupResult> BackupStore::Backup(const MacAddress& mac,
   }
   RETURN_IF_ERROR(CheckLabels(header.labels()));
   ASSIGN_OR_RETURN(std::optional<StateKind> expected_kind, FromProtoKind(header.kind()));
-  ASSIGN_OR_RETURN(StateArchiveInfo validated,
-                   ValidateStateArchive(archive, expected_kind, options_.archive_limits));
   const std::string sha256 = Sha256Hex(archive);
   const std::string key = mac.ToString();
+  // ESXi uploads its state hourly whether or not it changed: bytes identical
+  // to the newest version were validated when stored, so answer at once.
+  ASSIGN_OR_RETURN(std::optional<BackupResult> unchanged, Unchanged(key, header, sha256));
+  if (unchanged) return *std::move(unchanged);
+  ASSIGN_OR_RETURN(StateArchiveInfo validated,
+                   ValidateStateArchive(archive, expected_kind, options_.archive_limits));
   for (int attempt = 1;; ++attempt) {
     auto result = TryBackup(key, header, validated, archive, sha256);
     bool retry = absl::IsAborted(result.status()) && !header.has_expected_version() &&
                  attempt < kMaxCommitAttempts;
     if (!retry) return result;
   }
+}
+
+absl::StatusOr<std::optional<BackupResult>> BackupStore::Unchanged(const std::string& mac,
+                                                                   const v1::BackupHeader& header,
+                                                                   const std::string& sha256) {
+  ASSIGN_OR_RETURN(Head head, LoadHead(engine_, mac));
+  const uint64_t newest = Newest(head.record);
+  if (newest == 0 || head.record.newest_sha256() != sha256) return std::nullopt;
+  if (header.has_expected_version() && header.expected_version() != newest) return std::nullopt;
+  ASSIGN_OR_RETURN(rec::StoredVersion existing, LoadVersion(engine_, mac, newest));
+  // A declared kind that differs from the stored one goes through validation,
+  // which refuses it as it refused it before.
+  if (header.kind() != v1::BACKUP_KIND_UNSPECIFIED && header.kind() != existing.info().kind()) {
+    return std::nullopt;
+  }
+  return BackupResult{existing.info(), false};
 }
 
 absl::StatusOr<BackupResult> BackupStore::TryBackup(const std::string& mac,

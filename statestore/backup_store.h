@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -74,6 +75,11 @@ class BackupStore {
                                        uint64_t version);
 
  private:
+  // The newest version when `sha256` is its digest (and the header's
+  // expectations hold); nullopt when the backup must be stored.
+  absl::StatusOr<std::optional<BackupResult>> Unchanged(const std::string& mac,
+                                                        const v1::BackupHeader& header,
+                                                        const std::string& sha256);
   absl::StatusOr<BackupResult> TryBackup(const std::string& mac, const v1::BackupHeader& header,
                                          const StateArchiveInfo& validated,
                                          const std::string& archive, const std::string& sha256);

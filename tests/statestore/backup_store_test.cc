@@ -169,6 +169,23 @@ TEST_F(BackupStoreTest, DeleteRemovesEveryKeyOfTheHostOnly) {
   EXPECT_EQ(store.Stat(Mac("02:00:00:00:00:01")).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(BackupStoreTest, IdenticalBackupIsAnsweredWithoutValidatingAgain) {
+  const MacAddress mac = Mac("02:00:00:00:00:01");
+  const std::string archive = MakeEsxiStateTgz({{"etc/a", "1"}, {"etc/b", "2"}});
+  BackupStore lenient(engine_, Options(10));
+  ASSERT_TRUE(lenient.Backup(mac, Header(), archive).ok());
+  // A store whose limits this archive breaks still answers the unchanged upload
+  // (nothing new to check) but refuses any other bytes.
+  BackupStoreOptions strict_options = Options(10);
+  strict_options.archive_limits.max_entries = 1;
+  BackupStore strict(engine_, strict_options);
+  auto again = strict.Backup(mac, Header(), archive);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(strict.Backup(mac, Header(), MakeEsxiStateTgz({{"etc/a", "1"}, {"etc/b", "3"}})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(BackupStoreTest, RefusesBadArchiveNamingTheReason) {
   BackupStore store(engine_, Options(10));
   auto r = store.Backup(Mac("02:00:00:00:00:01"), Header(), "not gzip at all");
