@@ -217,6 +217,26 @@ absl::StatusOr<v1::HostRecord> HostRegistry::Rollback(const MacAddress& mac) {
   });
 }
 
+absl::StatusOr<v1::HostRecord> HostRegistry::RecordEvent(const MacAddress& mac,
+                                                         const v1::RecordEventRequest& request) {
+  if (request.kind() != v1::HOST_EVENT_KIND_HOOK && request.kind() != v1::HOST_EVENT_KIND_PHASES) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "only HOOK and PHASES events may be recorded from outside, not ",
+        v1::HostEventKind_Name(request.kind())));
+  }
+  return Mutate(mac, false, request.address(), [&](v1::HostRecord& record, const Moment& now) {
+    v1::HostEvent event;
+    event.set_unix_ms(now.unix_ms);
+    event.set_mac(now.mac);
+    event.set_address(request.address());
+    event.set_kind(request.kind());
+    event.set_image(request.image().substr(0, 256));
+    event.set_reason(request.reason().substr(0, 1024));
+    AppendEvent(record, std::move(event));
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<v1::HostRecord> HostRegistry::AddAlias(const MacAddress& mac,
                                                       const MacAddress& alias) {
   if (alias == mac) {

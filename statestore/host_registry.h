@@ -81,6 +81,10 @@ class HostRegistry {
   absl::StatusOr<v1::RuleSet> SetRules(const v1::RuleSet& rules,
                                        std::optional<uint64_t> expected_generation);
   absl::StatusOr<v1::RuleSet> GetRules();
+  // Appends an event the boot server observed (HOOK or PHASES) to a known
+  // host's history. INVALID_ARGUMENT for other kinds, NOT_FOUND for an
+  // unknown host.
+  absl::StatusOr<v1::HostRecord> RecordEvent(const MacAddress& mac, const v1::RecordEventRequest& event);
 
  private:
   struct LoadedHost;

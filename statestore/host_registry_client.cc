@@ -44,6 +44,10 @@ absl::StatusOr<v1::HostRecord> HostRegistryClient::Unassign(const std::string& m
   return Call(&v1::HostRegistry::Stub::Unassign, request);
 }
 
+absl::StatusOr<v1::HostRecord> HostRegistryClient::RecordEvent(const v1::RecordEventRequest& request) {
+  return Call(&v1::HostRegistry::Stub::RecordEvent, request, CallRunner::Retry::kNotApplied);
+}
+
 absl::StatusOr<v1::HostRecord> HostRegistryClient::Rollback(const std::string& mac) {
   v1::RollbackRequest request;
   request.set_mac(mac);

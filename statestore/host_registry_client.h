@@ -41,6 +41,8 @@ class HostRegistryClient {
   absl::StatusOr<v1::RuleSet> SetRules(const std::vector<v1::Rule>& rules,
                                        std::optional<uint64_t> expected_generation = std::nullopt);
   absl::StatusOr<v1::RuleSet> GetRules();
+  // Not retried after a lost answer: a repeat would add the event twice.
+  absl::StatusOr<v1::HostRecord> RecordEvent(const v1::RecordEventRequest& request);
 
  private:
   HostRegistryClient(const ClientOptions& options, const std::shared_ptr<grpc::Channel>& channel)

@@ -93,6 +93,14 @@ grpc::Status HostRegistryService::Rollback(grpc::ServerContext* context,
   return Reply(std::move(record), response);
 }
 
+grpc::Status HostRegistryService::RecordEvent(grpc::ServerContext* context,
+                                              const v1::RecordEventRequest* request,
+                                              v1::HostRecord* response) {
+  auto mac = AuthorizeHost(*context, authorizer_, "mac", request->mac(), false);
+  if (!mac.ok()) return ToGrpcStatus(mac.status());
+  return Reply(registry_.RecordEvent(*mac, *request), response);
+}
+
 grpc::Status HostRegistryService::AddAlias(grpc::ServerContext* context,
                                            const v1::AddAliasRequest* request,
                                            v1::HostRecord* response) {

@@ -24,6 +24,8 @@ class HostRegistryService final : public v1::HostRegistry::Service {
                       v1::HostRecord* response) override;
   grpc::Status Unassign(grpc::ServerContext* context, const v1::UnassignRequest* request,
                         v1::HostRecord* response) override;
+  grpc::Status RecordEvent(grpc::ServerContext* context, const v1::RecordEventRequest* request,
+                           v1::HostRecord* response) override;
   grpc::Status Rollback(grpc::ServerContext* context, const v1::RollbackRequest* request,
                         v1::HostRecord* response) override;
   grpc::Status AddAlias(grpc::ServerContext* context, const v1::AddAliasRequest* request,

@@ -12,6 +12,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "bootserver/http/http_resource.h"
 #include "core/log.h"
 #include "core/sha256.h"
@@ -359,7 +360,17 @@ HttpResponse BootService::Report(const MacAddress& mac, const HttpRequest& reque
   }
   auto record = registry_.ReportBirth(report);
   if (!record.ok()) return ErrorResponse(record.status());
-  NotePhase(mac.ToString(), "report");
+  if (std::string phases = NotePhase(mac.ToString(), "report"); !phases.empty()) {
+    // The boot's timeline goes into the host's history; losing it is not
+    // worth failing the report over.
+    v1::RecordEventRequest event;
+    event.set_mac(mac.ToString());
+    event.set_kind(v1::HOST_EVENT_KIND_PHASES);
+    event.set_image(record->active().image());
+    event.set_reason(phases);
+    event.set_address(request.remote_address);
+    registry_.RecordEvent(event).IgnoreError();
+  }
   RunBirthHook(mac, request.remote_address, record->active().image(), report.ok());
   return Text("recorded\n", "text/plain", kNoStore);
 }
@@ -436,20 +447,29 @@ void BootService::NoteClientAddress(const MacAddress& mac, const std::string& ad
   mac_by_address_[address] = mac.ToString();
 }
 
-void BootService::NotePhase(const std::string& mac, const std::string& phase) {
+std::string BootService::NotePhase(const std::string& mac, const std::string& phase) {
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mu_);
-  auto [it, fresh] = progress_.try_emplace(mac, BootProgress{now, {}});
+  auto [it, fresh] = progress_.try_emplace(mac, BootProgress{now, {}, ""});
   BootProgress& p = it->second;
   if (phase == "proxydhcp" || (phase == "script" && !fresh &&
                                std::find(p.seen.begin(), p.seen.end(), "proxydhcp") == p.seen.end())) {
-    p = BootProgress{now, {phase}};
-    return;
+    p = BootProgress{now, {phase}, ""};
+    return "";
   }
-  if (std::find(p.seen.begin(), p.seen.end(), phase) != p.seen.end()) return;
-  if (!fresh) metrics_.ObservePhase(phase, std::chrono::duration<double>(now - p.last).count());
+  if (std::find(p.seen.begin(), p.seen.end(), phase) != p.seen.end()) return "";
+  if (!fresh) {
+    const double seconds = std::chrono::duration<double>(now - p.last).count();
+    metrics_.ObservePhase(phase, seconds);
+    absl::StrAppend(&p.summary, p.summary.empty() ? "" : ", ", phase, " ",
+                    absl::StrFormat("%.3fs", seconds));
+  }
   p.last = now;
   p.seen.push_back(phase);
+  if (phase != "report") return "";
+  std::string summary = std::move(p.summary);
+  progress_.erase(it);
+  return summary;
 }
 
 std::string BootService::MacAt(const std::string& address) {
@@ -485,34 +505,57 @@ absl::StatusOr<TftpFile> BootService::ResolveTftp(const std::string& path, const
   return TftpFile{bytes, std::string_view(*bytes)};
 }
 
+BootService::~BootService() {
+  std::unique_lock lock(hooks_mu_);
+  hooks_done_.wait_for(lock, options_.birth_hook_timeout + std::chrono::seconds(5),
+                       [this] { return hooks_running_ == 0; });
+}
+
 void BootService::RunBirthHook(const MacAddress& mac, const std::string& address,
                                const std::string& image, bool ok) {
   if (options_.birth_hook.empty()) return;
-  std::thread([hook = options_.birth_hook, timeout = options_.birth_hook_timeout, mac = mac.ToString(),
-               address, image, ok] {
+  {
+    std::lock_guard lock(hooks_mu_);
+    ++hooks_running_;
+  }
+  std::thread([this, mac = mac.ToString(), address, image, ok] {
     pid_t pid = ::fork();
     if (pid == 0) {
       ::setenv("MIDWIFE_MAC", mac.c_str(), 1);
       ::setenv("MIDWIFE_ADDRESS", address.c_str(), 1);
       ::setenv("MIDWIFE_IMAGE", image.c_str(), 1);
       ::setenv("MIDWIFE_OK", ok ? "1" : "0", 1);
-      ::execl("/bin/sh", "sh", "-c", hook.c_str(), static_cast<char*>(nullptr));
+      ::execl("/bin/sh", "sh", "-c", options_.birth_hook.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     int status = 0;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (::waitpid(pid, &status, WNOHANG) == 0) {
+    const auto deadline = std::chrono::steady_clock::now() + options_.birth_hook_timeout;
+    bool killed = false;
+    while (pid > 0 && ::waitpid(pid, &status, WNOHANG) == 0) {
       if (std::chrono::steady_clock::now() > deadline) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, &status, 0);
+        killed = true;
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    LogEvent("hook.birth", {{"mac", mac},
-                            {"image", image},
-                            {"exit", WIFEXITED(status) ? std::to_string(WEXITSTATUS(status))
-                                                       : "killed"}});
+    const std::string outcome =
+        killed ? absl::StrCat("killed after ", options_.birth_hook_timeout.count(), " s")
+        : pid < 0 ? std::string("could not start")
+        : WIFEXITED(status) ? absl::StrCat("exit ", WEXITSTATUS(status))
+                            : absl::StrCat("signal ", WTERMSIG(status));
+    LogEvent("hook.birth", {{"mac", mac}, {"image", image}, {"outcome", outcome}});
+    v1::RecordEventRequest event;
+    event.set_mac(mac);
+    event.set_kind(v1::HOST_EVENT_KIND_HOOK);
+    event.set_image(image);
+    event.set_reason(absl::StrCat("birth hook: ", outcome));
+    event.set_address(address);
+    registry_.RecordEvent(event).IgnoreError();
+    std::lock_guard lock(hooks_mu_);
+    --hooks_running_;
+    hooks_done_.notify_all();
   }).detach();
 }
 

@@ -2,6 +2,7 @@
 #define MIDWIFE_BOOTSERVER_BOOT_BOOT_SERVICE_H_
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,8 @@ class BootService {
  public:
   BootService(BootServiceOptions options, imagebuilder::ImageRepository& repository,
               statestore::StateStoreClient& store, statestore::HostRegistryClient& registry);
+  // Waits (bounded by the hook timeout) for birth hooks still running.
+  ~BootService();
 
   HttpResponse HandleHttp(const HttpRequest& request);
   // Requests that may wait on the state store.
@@ -54,8 +57,10 @@ class BootService {
   void NoteClientAddress(const MacAddress& mac, const std::string& address);
   // One phase of a host's boot (proxydhcp, tftp, script, bootcfg, modules,
   // state, report): observed once per boot, as the time since the phase
-  // before it. "proxydhcp" and "script" start a new boot.
-  void NotePhase(const std::string& mac, const std::string& phase);
+  // before it. "proxydhcp" and "script" start a new boot. Returns the whole
+  // boot's phases ("script 0.012s, bootcfg 0.003s, ...") when `phase` ends it
+  // (the birth report), else "".
+  std::string NotePhase(const std::string& mac, const std::string& phase);
   BootMetrics& metrics() { return metrics_; }
 
  private:
@@ -93,6 +98,9 @@ class BootService {
   statestore::StateStoreClient& store_;
   statestore::HostRegistryClient& registry_;
   BootMetrics metrics_;
+  std::mutex hooks_mu_;
+  std::condition_variable hooks_done_;
+  int hooks_running_ = 0;
 
   std::mutex mu_;
   std::map<std::string, HostBoot> boots_;                                  // by MAC
@@ -108,6 +116,7 @@ class BootService {
   struct BootProgress {
     std::chrono::steady_clock::time_point last;
     std::vector<std::string> seen;
+    std::string summary;  // "phase seconds, ..." so far
   };
   std::map<std::string, BootProgress> progress_;  // by MAC
 };

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <regex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "bootserver/dhcp/dhcp_codec.h"
@@ -61,6 +62,7 @@ class BootServerTest : public ::testing::Test {
                                  "--statestore", store_->address(), "--statestore-token-file",
                                  tmp_.File("data/admin.token"), "--http", "127.0.0.1:0", "--tftp",
                                  "127.0.0.1:0", "--advertise", "127.0.0.1", "--ready-file", ready,
+                                 "--birth-hook", "echo \"$MIDWIFE_MAC $MIDWIFE_IMAGE\" > " + tmp_.File("hook.out") + "; exit 3",
                                  "--proxydhcp", "127.0.0.1:0:0", "--dhcp-broadcast-address",
                                  "127.0.0.1", "--dhcp-client-port", client_port},
         tmp_.File("boot.log"));
@@ -314,6 +316,24 @@ TEST_F(BootServerTest, HostAgentUnderBusyboxReportsBirthAndUploadsItsEtc) {
   ASSERT_TRUE(WriteFileAtomically(tmp_.File("o.cpio.gz"), overlay).ok());
   auto listing = RunCommand({"/bin/sh", "-c", "gzip -dc " + tmp_.File("o.cpio.gz") + " | cpio -i --to-stdout etc/motd 2>/dev/null"});
   EXPECT_EQ(listing.out, "value 4242\n") << agent.out;
+}
+
+TEST_F(BootServerTest, BirthReportRunsTheHookAndRecordsTheBootsTimeline) {
+  ASSERT_EQ(Admin({"assign", "--mac", kMac, "--image", "esxi@1"}).exit_code, 0);
+  Script();
+  Get(absl::StrCat("/boot/", kMacDashed, "/boot.cfg"));
+  std::string report = absl::StrCat(http_, "/hosts/", kMacDashed, "/report");
+  ASSERT_EQ(Status({"-X", "POST", "-d", "status=ok", "-H", "Authorization: Bearer " + HostToken(), report}), "200");
+  EXPECT_EQ(midwife::testing::WaitForFile(tmp_.File("hook.out"), std::chrono::seconds(10)),
+            absl::StrCat(kMac, " esxi@1\n"));
+  // The hook's exit status lands in the host's history shortly after.
+  std::string events;
+  for (int i = 0; i < 100 && events.find("HOOK") == std::string::npos; ++i) {
+    events = Admin({"events", "--mac", kMac}).out;
+    if (events.find("HOOK") == std::string::npos) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(events, HasSubstr("birth hook: exit 3"));
+  EXPECT_THAT(events, ::testing::ContainsRegex("PHASES.*bootcfg [0-9.]+s, report [0-9.]+s"));
 }
 
 TEST_F(BootServerTest, ImageRemovalIsRefusedWhileAHostUsesIt) {
