@@ -187,12 +187,14 @@ int main(int argc, char** argv) {
   }
   ClientOptions options = server.AdminClientOptions();
 
-  std::printf("\n%-8s %14s %14s %8s %12s %12s %12s %14s %14s %12s\n", "clients", "backups/s",
+  std::printf("\n%-8s %14s %14s %8s %12s %12s %12s %14s %14s %12s %14s\n", "clients", "backups/s",
               "raw puts/s", "ratio", "backup p50", "restore p50", "restore p99", "srv CPU/backup",
-              "srv CPU/restore", "unchanged/s");
+              "srv CPU/restore", "unchanged/s", "raw CPU/put");
   for (int clients : {1, 16, 64}) {
+    double raw_cpu0 = CpuSeconds(getpid());
     double raw = RawRocksDbPutsPerSecond(tmp.File(absl::StrFormat("raw%d", clients)), clients,
                                          archives[0], settings.seconds);
+    double raw_cpu_ms = 1000 * (CpuSeconds(getpid()) - raw_cpu0) / std::max(1.0, raw * settings.seconds);
     double cpu0 = CpuSeconds(server.pid());
     std::vector<std::string> last(clients);
     LoadResult backups = RunClients(options, clients, settings.seconds,
@@ -217,7 +219,7 @@ int main(int argc, char** argv) {
                 restores.p50_ms, restores.p99_ms,
                 1000 * (cpu1 - cpu0) / std::max(1.0, backups.per_second * settings.seconds),
                 1000 * (cpu2 - cpu1) / std::max(1.0, restores.per_second * settings.seconds));
-    std::printf(" %12.0f", unchanged.per_second);
+    std::printf(" %12.0f %12.3fms", unchanged.per_second, raw_cpu_ms);
     if (backups.failures + restores.failures + unchanged.failures > 0) {
       std::printf("  FAILURES backup=%ld restore=%ld", backups.failures, restores.failures);
     }
