@@ -7,7 +7,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
-#include "core/archive_reader.h"
+#include "core/archive_handles.h"
 #include "core/gunzip_stream.h"
 #include "core/status_macros.h"
 #include "core/tar_entry_rules.h"

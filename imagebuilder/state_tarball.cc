@@ -13,17 +13,13 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "core/archive_reader.h"
+#include "core/archive_handles.h"
 #include "core/file_io.h"
 #include "core/status_macros.h"
 #include "core/tar_entry_rules.h"
 
 namespace midwife::imagebuilder {
 namespace {
-
-struct EntryFree {
-  void operator()(archive_entry* e) const { archive_entry_free(e); }
-};
 
 enum class Format { kTar, kCpio };
 
@@ -85,7 +81,7 @@ std::string Write(Format format, std::vector<StateFile> files) {
                    [](const auto& x, const auto& y) { return x.first < y.first; });
   unsigned ino = 1;
   for (const auto& [path, file] : entries) {
-    std::unique_ptr<archive_entry, EntryFree> e(archive_entry_new());
+    ArchiveEntryHandle e(archive_entry_new());
     archive_entry_set_pathname(e.get(), path.c_str());
     archive_entry_set_mtime(e.get(), 0, 0);
     archive_entry_set_uid(e.get(), 0);

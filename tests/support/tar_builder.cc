@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "core/archive_reader.h"
+#include "core/archive_handles.h"
 #include "gtest/gtest.h"
 
 namespace midwife::testing {

@@ -1,9 +1,10 @@
-#ifndef MIDWIFE_CORE_ARCHIVE_READER_H_
-#define MIDWIFE_CORE_ARCHIVE_READER_H_
+#ifndef MIDWIFE_CORE_ARCHIVE_HANDLES_H_
+#define MIDWIFE_CORE_ARCHIVE_HANDLES_H_
 
 // RAII for libarchive handles, shared by every reader and writer of tarballs.
 
 #include <archive.h>
+#include <archive_entry.h>
 
 #include <memory>
 
@@ -15,9 +16,13 @@ struct ArchiveReadFree {
 struct ArchiveWriteFree {
   void operator()(archive* a) const { archive_write_free(a); }
 };
+struct ArchiveEntryFree {
+  void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
 using ArchiveReadHandle = std::unique_ptr<archive, ArchiveReadFree>;
 using ArchiveWriteHandle = std::unique_ptr<archive, ArchiveWriteFree>;
+using ArchiveEntryHandle = std::unique_ptr<archive_entry, ArchiveEntryFree>;
 
 }  // namespace midwife
 
-#endif  // MIDWIFE_CORE_ARCHIVE_READER_H_
+#endif  // MIDWIFE_CORE_ARCHIVE_HANDLES_H_
