@@ -102,7 +102,9 @@ absl::Status RunAdminCommand(const AdminCommand& c, statestore::HostRegistryClie
         std::cout << Json(e);
         continue;
       }
-      std::cout << Time(e.unix_ms()) << "  " << v1::HostEventKind_Name(e.kind()) << "  " << e.image();
+      std::string kind = v1::HostEventKind_Name(e.kind());
+      if (kind.starts_with("HOST_EVENT_KIND_")) kind = kind.substr(16);
+      std::cout << Time(e.unix_ms()) << "  " << kind << "  " << e.image();
       if (e.has_from_state() || e.has_to_state()) {
         std::cout << "  " << (e.has_from_state() ? StateName(e.from_state()) : "-") << " -> "
                   << (e.has_to_state() ? StateName(e.to_state()) : "-");
