@@ -144,7 +144,8 @@ HttpResponse BootService::Route(const HttpRequest& request, std::string& route) 
   }
   if (request.path == "/metrics") {
     route = "metrics";
-    return Text(metrics_.Render(), "text/plain; version=0.0.4", kNoStore);
+    return Text(metrics_.Render() + (extra_metrics_ ? extra_metrics_() : std::string()),
+                "text/plain; version=0.0.4", kNoStore);
   }
   if (p.size() == 3 && (p[0] == "boot" || p[0] == "hosts")) {
     auto mac = MacAddress::Parse(p[1]);

@@ -2,6 +2,7 @@
 #define MIDWIFE_BOOTSERVER_BOOT_BOOT_SERVICE_H_
 
 #include <chrono>
+#include <functional>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -62,6 +63,9 @@ class BootService {
   // (the birth report), else "".
   std::string NotePhase(const std::string& mac, const std::string& phase);
   BootMetrics& metrics() { return metrics_; }
+  // More Prometheus lines for /metrics (the TFTP and DHCP counters). Call
+  // before serving; the function must be thread-safe.
+  void SetExtraMetrics(std::function<std::string()> extra) { extra_metrics_ = std::move(extra); }
 
  private:
   struct HostBoot {
@@ -98,6 +102,7 @@ class BootService {
   statestore::StateStoreClient& store_;
   statestore::HostRegistryClient& registry_;
   BootMetrics metrics_;
+  std::function<std::string()> extra_metrics_;
   std::mutex hooks_mu_;
   std::condition_variable hooks_done_;
   int hooks_running_ = 0;

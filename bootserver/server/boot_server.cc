@@ -112,6 +112,27 @@ absl::Status RunBootServer(BootServerOptions options) {
     RETURN_IF_ERROR(dhcp_server->Start());
   }
 
+  service->SetExtraMetrics([&]() {
+    std::string out;
+    if (tftp_server) {
+      const TftpCounters& c = tftp_server->counters();
+      absl::StrAppend(&out, "# TYPE midwife_tftp_transfers_total counter\n",
+                      "midwife_tftp_transfers_total{result=\"done\"} ", c.transfers_done.load(), "\n",
+                      "midwife_tftp_transfers_total{result=\"failed\"} ", c.transfers_failed.load(), "\n",
+                      "midwife_tftp_transfers_total{result=\"refused\"} ", c.refused.load(), "\n",
+                      "# TYPE midwife_tftp_bytes_total counter\nmidwife_tftp_bytes_total ", c.bytes_sent.load(), "\n",
+                      "# TYPE midwife_tftp_retransmissions_total counter\nmidwife_tftp_retransmissions_total ",
+                      c.retransmissions.load(), "\n");
+    }
+    if (dhcp_server) {
+      const ProxyDhcpCounters& c = dhcp_server->counters();
+      absl::StrAppend(&out, "# TYPE midwife_proxydhcp_packets_total counter\n",
+                      "midwife_proxydhcp_packets_total{result=\"answered\"} ", c.replies.load(), "\n",
+                      "midwife_proxydhcp_packets_total{result=\"ignored\"} ", c.ignored.load(), "\n",
+                      "midwife_proxydhcp_packets_total{result=\"malformed\"} ", c.malformed.load(), "\n");
+    }
+    return out;
+  });
   std::string ready = absl::StrCat("http=", advertise, ":", http_server.port());
   if (tftp_server) absl::StrAppend(&ready, " tftp=", tftp_server->port());
   if (dhcp_server) absl::StrAppend(&ready, " dhcp=", dhcp_server->dhcp_port(), " pxe=", dhcp_server->pxe_port());

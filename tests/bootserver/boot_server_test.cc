@@ -164,6 +164,9 @@ TEST_F(BootServerTest, ProxyDhcpOffersBootFilesByArchitectureAndScriptToIpxe) {
   // Garbage is dropped, and the server keeps answering.
   Exchange({0x01, 0x02, 0x03}).IgnoreError();
   EXPECT_TRUE(Exchange(testing::FromHex(testing::kBiosPxeDiscover)).ok());
+  const std::string metrics = Get("/metrics");
+  EXPECT_THAT(metrics, HasSubstr("midwife_proxydhcp_packets_total{result=\"answered\"} 4"));
+  EXPECT_THAT(metrics, HasSubstr("midwife_proxydhcp_packets_total{result=\"malformed\"} 1"));
 }
 
 TEST_F(BootServerTest, UnknownHostIsDiscoveredAndToldToRetry) {
@@ -268,6 +271,7 @@ TEST_F(BootServerTest, TftpServesBootCfgAndBlobsToTftpHpaAndAtftp) {
                         "-g", "-r", blob, "-l", tmp_.File("blob"), "127.0.0.1", tftp_port_});
   ASSERT_EQ(at.exit_code, 0) << at.out;
   EXPECT_EQ(Sha256Hex(*ReadFile(tmp_.File("blob"))), Sha256Hex(Bytes(3 << 20, 1)));
+  EXPECT_THAT(Get("/metrics"), HasSubstr("midwife_tftp_transfers_total{result=\"done\"} 2"));
   // Malformed requests (truncated, unknown opcode, options past the end) get
   // an error or nothing; the server goes on serving.
   int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
