@@ -85,7 +85,8 @@ absl::Status RunServer(const ServerOptions& options) {
 
   BackupStore store(*engine, options.store);
   Authorizer authorizer(std::move(admin_token), HostTokens(std::move(host_secret)));
-  StateStoreService service(store, authorizer, options.store.max_backup_bytes);
+  CallWatchdog watchdog(std::chrono::seconds(std::max(1, options.max_call_seconds)));
+  StateStoreService service(store, authorizer, options.store.max_backup_bytes, watchdog);
   HostRegistry registry(*engine, options.registry);
   HostRegistryService registry_service(registry, authorizer);
 

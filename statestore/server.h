@@ -34,6 +34,9 @@ struct ServerOptions {
   // Threads serving RPCs at most (flag --max-threads). Beyond this a call is
   // refused with RESOURCE_EXHAUSTED, which the client library retries.
   int max_threads = 256;
+  // A streaming call (Backup, Restore) running longer than this is cancelled,
+  // whatever deadline the client set, or none (flag --max-call-seconds).
+  int max_call_seconds = 300;
   BackupStoreOptions store;
   HostRegistryOptions registry;
 };

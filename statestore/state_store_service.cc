@@ -11,6 +11,7 @@ namespace midwife::statestore {
 grpc::Status StateStoreService::Backup(grpc::ServerContext* context,
                                        grpc::ServerReader<v1::BackupRequest>* reader,
                                        v1::BackupResponse* response) {
+  CallWatchdog::Guard watched(watchdog_, context);
   v1::BackupRequest message;
   if (!reader->Read(&message) || !message.has_header()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -57,6 +58,7 @@ grpc::Status StateStoreService::Backup(grpc::ServerContext* context,
 grpc::Status StateStoreService::Restore(grpc::ServerContext* context,
                                         const v1::RestoreRequest* request,
                                         grpc::ServerWriter<v1::RestoreResponse>* writer) {
+  CallWatchdog::Guard watched(watchdog_, context);
   auto mac = AuthorizeHost(*context, authorizer_, "mac", request->mac(), true);
   if (!mac.ok()) return ToGrpcStatus(mac.status());
   auto restored = store_.Restore(*mac, request->version());

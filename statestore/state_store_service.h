@@ -4,6 +4,7 @@
 #include "proto/statestore.grpc.pb.h"
 #include "statestore/authorizer.h"
 #include "statestore/backup_store.h"
+#include "statestore/call_watchdog.h"
 
 namespace midwife::statestore {
 
@@ -12,8 +13,11 @@ namespace midwife::statestore {
 class StateStoreService final : public v1::StateStore::Service {
  public:
   // Both must outlive the service.
-  StateStoreService(BackupStore& store, const Authorizer& authorizer, uint64_t max_backup_bytes)
-      : store_(store), authorizer_(authorizer), max_backup_bytes_(max_backup_bytes) {}
+  // All must outlive the service.
+  StateStoreService(BackupStore& store, const Authorizer& authorizer, uint64_t max_backup_bytes,
+                    CallWatchdog& watchdog)
+      : store_(store), authorizer_(authorizer), max_backup_bytes_(max_backup_bytes),
+        watchdog_(watchdog) {}
 
   grpc::Status Backup(grpc::ServerContext* context,
                       grpc::ServerReader<v1::BackupRequest>* reader,
@@ -40,6 +44,7 @@ class StateStoreService final : public v1::StateStore::Service {
   BackupStore& store_;
   const Authorizer& authorizer_;
   uint64_t max_backup_bytes_;
+  CallWatchdog& watchdog_;
 };
 
 }  // namespace midwife::statestore

@@ -2,6 +2,7 @@
 // by the real client library and the real CLI.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 
 #include <atomic>
@@ -271,6 +272,34 @@ TEST(StateStoreCrashTest, EveryAcknowledgedBackupSurvivesKill9) {
     ++checked;
   }
   EXPECT_GT(checked, 0);
+}
+
+}  // namespace
+}  // namespace midwife::statestore
+
+namespace midwife::statestore {
+namespace {
+
+TEST(StateStoreCallLimitTest, SilentBackupStreamIsCancelledAndStoresNothing) {
+  midwife::testing::TempDir tmp;
+  testing::StateStoreServer server(tmp.File("data"), {"--max-call-seconds", "1"});
+  ASSERT_TRUE(server.Start()) << server.log();
+  auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+  auto stub = v1::StateStore::NewStub(channel);
+  grpc::ClientContext context;  // No deadline: only the server's limit applies.
+  context.AddMetadata("authorization", "Bearer " + server.admin_token());
+  v1::BackupResponse response;
+  auto writer = stub->Backup(&context, &response);
+  v1::BackupRequest header;
+  header.mutable_header()->set_mac("02:00:00:00:00:77");
+  ASSERT_TRUE(writer->Write(header));
+  // Then nothing: no chunk, no WritesDone.
+  const auto start = std::chrono::steady_clock::now();
+  grpc::Status status = writer->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  auto admin = server.AdminClient();
+  EXPECT_EQ(admin->Stat("02:00:00:00:00:77").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace
