@@ -354,11 +354,7 @@ HttpResponse BootService::Report(const MacAddress& mac, const HttpRequest& reque
   report.set_ok(fields["status"] != "failed");
   report.set_message(fields["message"]);
   report.set_address(request.remote_address);
-  auto expected = store_.IssueHostToken(mac.ToString());
-  if (!expected.ok()) return ErrorResponse(expected.status());
-  if (!statestore::ConstantTimeEquals(*expected, BearerToken(request))) {
-    return TextResponse(403, "this token is not the host token of " + mac.ToString());
-  }
+  if (absl::Status st = CheckHostToken(mac, request); !st.ok()) return ErrorResponse(st);
   auto record = registry_.ReportBirth(report);
   if (!record.ok()) return ErrorResponse(record.status());
   if (std::string phases = NotePhase(mac.ToString(), "report"); !phases.empty()) {
@@ -376,12 +372,27 @@ HttpResponse BootService::Report(const MacAddress& mac, const HttpRequest& reque
   return Text("recorded\n", "text/plain", kNoStore);
 }
 
-HttpResponse BootService::UploadState(const MacAddress& mac, const HttpRequest& request) {
-  auto expected = store_.IssueHostToken(mac.ToString());
-  if (!expected.ok()) return ErrorResponse(expected.status());
-  if (!statestore::ConstantTimeEquals(*expected, BearerToken(request))) {
-    return TextResponse(403, "this token is not the host token of " + mac.ToString());
+absl::Status BootService::CheckHostToken(const MacAddress& mac, const HttpRequest& request) {
+  // The token came with this host's boot decision; ask the store only for a
+  // host this boot server has not booted (a restart, another boot server).
+  std::string expected;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = boots_.find(mac.ToString()); it != boots_.end()) {
+      expected = it->second.decision.host_token();
+    }
   }
+  if (expected.empty()) {
+    ASSIGN_OR_RETURN(expected, store_.IssueHostToken(mac.ToString()));
+  }
+  if (!statestore::ConstantTimeEquals(expected, BearerToken(request))) {
+    return absl::PermissionDeniedError("this token is not the host token of " + mac.ToString());
+  }
+  return absl::OkStatus();
+}
+
+HttpResponse BootService::UploadState(const MacAddress& mac, const HttpRequest& request) {
+  if (absl::Status st = CheckHostToken(mac, request); !st.ok()) return ErrorResponse(st);
   std::string body = request.body;
   if (const std::string* encoding = request.Header("x-midwife-encoding"); encoding != nullptr) {
     // busybox wget cannot post binary bytes; the host agent sends base64.

@@ -80,6 +80,8 @@ class BootService {
   HttpResponse HostBootCfg(const MacAddress& mac, const std::string& address);
   HttpResponse Report(const MacAddress& mac, const HttpRequest& request);
   HttpResponse UploadState(const MacAddress& mac, const HttpRequest& request);
+  // PERMISSION_DENIED unless the request carries `mac`'s own token.
+  absl::Status CheckHostToken(const MacAddress& mac, const HttpRequest& request);
   HttpResponse ImageModule(const std::string& manifest_hex, const std::string& name,
                            const HttpRequest& request);
   HttpResponse Blob(const std::string& hex, const HttpRequest& request);
