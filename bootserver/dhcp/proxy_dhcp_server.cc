@@ -4,6 +4,7 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "bootserver/listen_address.h"
 #include "bootserver/dhcp/client_arch.h"
 #include "core/log.h"
 
@@ -40,12 +41,10 @@ struct ProxyDhcpServer::Shared : std::enable_shared_from_this<ProxyDhcpServer::S
         pxe(io, dhcp::ProxyPort::kPxe4011) {}
 
   absl::Status Open(Listener& l, uint16_t port) {
+    auto address = ParseListenAddress("ProxyDHCP", options.address);
+    if (!address.ok()) return address.status();
     boost::system::error_code ec;
-    auto address = asio::ip::make_address(options.address, ec);
-    if (ec)
-      return absl::InvalidArgumentError(
-          absl::StrCat("ProxyDHCP address ", options.address, ": ", ec.message()));
-    udp::endpoint endpoint(address, port);
+    udp::endpoint endpoint(*address, port);
     l.socket.open(endpoint.protocol(), ec);
     if (!ec) l.socket.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) l.socket.set_option(asio::socket_base::broadcast(true), ec);

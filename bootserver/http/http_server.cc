@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "bootserver/listen_address.h"
 #include "core/log.h"
 
 namespace midwife::bootserver {
@@ -99,12 +100,10 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, HttpHand
 HttpServer::~HttpServer() { Stop(); }
 
 absl::Status HttpServer::Start() {
+  auto address = ParseListenAddress("HTTP", shared_->options.address);
+  if (!address.ok()) return address.status();
   boost::system::error_code ec;
-  auto address = asio::ip::make_address(shared_->options.address, ec);
-  if (ec)
-    return absl::InvalidArgumentError(
-        absl::StrCat("HTTP address ", shared_->options.address, ": ", ec.message()));
-  tcp::endpoint endpoint(address, shared_->options.port);
+  tcp::endpoint endpoint(*address, shared_->options.port);
   auto& acceptor = shared_->acceptor;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);

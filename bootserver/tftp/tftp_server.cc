@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "bootserver/listen_address.h"
 #include "bootserver/tftp/tftp_codec.h"
 #include "bootserver/tftp/tftp_path.h"
 #include "core/log.h"
@@ -213,12 +214,10 @@ TftpServer::~TftpServer() { Stop(); }
 const TftpCounters& TftpServer::counters() const { return shared_->counters; }
 
 absl::Status TftpServer::Start() {
+  auto address = ParseListenAddress("TFTP", shared_->options.address);
+  if (!address.ok()) return address.status();
   boost::system::error_code ec;
-  auto address = asio::ip::make_address(shared_->options.address, ec);
-  if (ec)
-    return absl::InvalidArgumentError(
-        absl::StrCat("TFTP address ", shared_->options.address, ": ", ec.message()));
-  udp::endpoint endpoint(address, shared_->options.port);
+  udp::endpoint endpoint(*address, shared_->options.port);
   shared_->socket.open(endpoint.protocol(), ec);
   if (!ec) shared_->socket.bind(endpoint, ec);
   // A boot storm sends hundreds of requests at once; the kernel caps this at
