@@ -16,6 +16,10 @@ packages=(
 if [ "${1:-}" = "--test" ]; then
   # real peers the tests talk to
   packages+=(curl openssl cpio tftp-hpa atftp busybox-static)
+  # end-to-end tests (tests/e2e): QEMU with its iPXE ROMs and OVMF for UEFI,
+  # dnsmasq's binary (no service) as the site's plain DHCP server, ip for
+  # the namespace, bridge and tap
+  packages+=(qemu-system-x86 ipxe-qemu ovmf dnsmasq-base iproute2)
 fi
 
 missing=()
