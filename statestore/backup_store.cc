@@ -26,10 +26,16 @@ constexpr size_t kMaxLabelValueBytes = 512;
 constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
 
-struct Head {
+}  // namespace
+
+struct BackupStore::Head {
   rec::HostHead record;
   std::optional<std::string> raw;  // As stored: the compare-and-set token.
 };
+
+namespace {
+
+using Head = BackupStore::Head;
 
 absl::StatusOr<Head> LoadHead(StorageEngine& engine, const std::string& mac) {
   ASSIGN_OR_RETURN(auto raw, engine.Get(keys::Head(mac)));
@@ -126,22 +132,25 @@ absl::StatusOr<BackupResult> BackupStore::Backup(const MacAddress& mac,
   const std::string key = mac.ToString();
   // ESXi uploads its state hourly whether or not it changed: bytes identical
   // to the newest version were validated when stored, so answer at once.
-  ASSIGN_OR_RETURN(std::optional<BackupResult> unchanged, Unchanged(key, header, sha256));
+  ASSIGN_OR_RETURN(Head head, LoadHead(engine_, key));
+  ASSIGN_OR_RETURN(std::optional<BackupResult> unchanged, Unchanged(key, head, header, sha256));
   if (unchanged) return *std::move(unchanged);
   ASSIGN_OR_RETURN(StateArchiveInfo validated,
                    ValidateStateArchive(archive, expected_kind, options_.archive_limits));
   for (int attempt = 1;; ++attempt) {
-    auto result = TryBackup(key, header, validated, archive, sha256);
+    auto result = TryBackup(key, head, header, validated, archive, sha256);
     bool retry = absl::IsAborted(result.status()) && !header.has_expected_version() &&
                  attempt < kMaxCommitAttempts;
     if (!retry) return result;
+    // Another backup of this host committed first: start over from its head.
+    ASSIGN_OR_RETURN(head, LoadHead(engine_, key));
   }
 }
 
 absl::StatusOr<std::optional<BackupResult>> BackupStore::Unchanged(const std::string& mac,
+                                                                   const Head& head,
                                                                    const v1::BackupHeader& header,
                                                                    const std::string& sha256) {
-  ASSIGN_OR_RETURN(Head head, LoadHead(engine_, mac));
   const uint64_t newest = Newest(head.record);
   if (newest == 0 || head.record.newest_sha256() != sha256) return std::nullopt;
   if (header.has_expected_version() && header.expected_version() != newest) return std::nullopt;
@@ -154,12 +163,11 @@ absl::StatusOr<std::optional<BackupResult>> BackupStore::Unchanged(const std::st
   return BackupResult{existing.info(), false};
 }
 
-absl::StatusOr<BackupResult> BackupStore::TryBackup(const std::string& mac,
+absl::StatusOr<BackupResult> BackupStore::TryBackup(const std::string& mac, const Head& head,
                                                     const v1::BackupHeader& header,
                                                     const StateArchiveInfo& validated,
                                                     const std::string& archive,
                                                     const std::string& sha256) {
-  ASSIGN_OR_RETURN(Head head, LoadHead(engine_, mac));
   const uint64_t newest = Newest(head.record);
   if (header.has_expected_version() && header.expected_version() != newest) {
     return absl::AbortedError(absl::StrCat("host ", mac, " is at version ", newest,

@@ -74,13 +74,20 @@ class BackupStore {
   absl::StatusOr<v1::VersionInfo> Copy(const MacAddress& from, const MacAddress& to,
                                        uint64_t version);
 
+  // A host's head record as read, with its compare-and-set token (defined in
+  // backup_store.cc, where alone it is used).
+  struct Head;
+
  private:
-  // The newest version when `sha256` is its digest (and the header's
-  // expectations hold); nullopt when the backup must be stored.
-  absl::StatusOr<std::optional<BackupResult>> Unchanged(const std::string& mac,
+
+  // The newest version of `head` when `sha256` is its digest (and the
+  // header's expectations hold); nullopt when the backup must be stored.
+  absl::StatusOr<std::optional<BackupResult>> Unchanged(const std::string& mac, const Head& head,
                                                         const v1::BackupHeader& header,
                                                         const std::string& sha256);
-  absl::StatusOr<BackupResult> TryBackup(const std::string& mac, const v1::BackupHeader& header,
+  // Stores the backup over `head`, which the commit checks is still current.
+  absl::StatusOr<BackupResult> TryBackup(const std::string& mac, const Head& head,
+                                         const v1::BackupHeader& header,
                                          const StateArchiveInfo& validated,
                                          const std::string& archive, const std::string& sha256);
   int64_t Now() const;

@@ -6,7 +6,7 @@
 namespace midwife::statestore {
 namespace {
 
-std::string_view AuthorizationOf(const grpc::ServerContext& context) {
+std::string_view AuthorizationOf(const grpc::ServerContextBase& context) {
   const auto& md = context.client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) return {};
@@ -15,7 +15,7 @@ std::string_view AuthorizationOf(const grpc::ServerContext& context) {
 
 }  // namespace
 
-absl::StatusOr<MacAddress> AuthorizeHost(const grpc::ServerContext& context,
+absl::StatusOr<MacAddress> AuthorizeHost(const grpc::ServerContextBase& context,
                                          const Authorizer& authorizer, std::string_view field,
                                          const std::string& mac, bool host_allowed) {
   auto parsed = MacAddress::Parse(mac);
@@ -29,7 +29,7 @@ absl::StatusOr<MacAddress> AuthorizeHost(const grpc::ServerContext& context,
   return parsed;
 }
 
-absl::Status AuthorizeAdmin(const grpc::ServerContext& context, const Authorizer& authorizer) {
+absl::Status AuthorizeAdmin(const grpc::ServerContextBase& context, const Authorizer& authorizer) {
   return authorizer.Check(AuthorizationOf(context), nullptr);
 }
 

@@ -19,12 +19,12 @@ namespace midwife::statestore {
 // may touch that host: with `host_allowed`, the host's own token suffices;
 // otherwise the admin token is needed. An unauthenticated caller learns only
 // that, never whether the MAC was well formed.
-absl::StatusOr<MacAddress> AuthorizeHost(const grpc::ServerContext& context,
+absl::StatusOr<MacAddress> AuthorizeHost(const grpc::ServerContextBase& context,
                                          const Authorizer& authorizer, std::string_view field,
                                          const std::string& mac, bool host_allowed);
 
 // Admin token only.
-absl::Status AuthorizeAdmin(const grpc::ServerContext& context, const Authorizer& authorizer);
+absl::Status AuthorizeAdmin(const grpc::ServerContextBase& context, const Authorizer& authorizer);
 
 }  // namespace midwife::statestore
 

@@ -16,7 +16,7 @@ CallWatchdog::~CallWatchdog() {
   thread_.join();
 }
 
-CallWatchdog::Guard::Guard(CallWatchdog& watchdog, grpc::ServerContext* context)
+CallWatchdog::Guard::Guard(CallWatchdog& watchdog, grpc::ServerContextBase* context)
     : watchdog_(watchdog) {
   std::lock_guard lock(watchdog_.mu_);
   id_ = watchdog_.next_id_++;

@@ -25,7 +25,7 @@ class CallWatchdog {
   // Watches `context` from construction to destruction of the guard.
   class Guard {
    public:
-    Guard(CallWatchdog& watchdog, grpc::ServerContext* context);
+    Guard(CallWatchdog& watchdog, grpc::ServerContextBase* context);
     ~Guard();
     Guard(const Guard&) = delete;
     Guard& operator=(const Guard&) = delete;
@@ -43,7 +43,7 @@ class CallWatchdog {
   std::condition_variable changed_;
   uint64_t next_id_ = 0;
   // By id, which grows with time, so the first entry expires first.
-  std::map<uint64_t, std::pair<std::chrono::steady_clock::time_point, grpc::ServerContext*>> calls_;
+  std::map<uint64_t, std::pair<std::chrono::steady_clock::time_point, grpc::ServerContextBase*>> calls_;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
 #include "statestore/key_layout.h"
@@ -31,13 +33,21 @@ absl::StatusOr<v1::BackupResponse> StateStoreClient::Backup(
   RETURN_IF_ERROR(WithRetries([&] {
     auto context = NewContext();
     auto writer = stub_->Backup(context.get(), &response);
-    bool open = writer->Write(header_message);
-    v1::BackupRequest chunk;
-    for (size_t offset = 0; open && offset < archive.size(); offset += keys::kChunkBytes) {
-      chunk.set_chunk(std::string(archive.substr(offset, keys::kChunkBytes)));
-      open = writer->Write(chunk);
-    }
-    writer->WritesDone();
+    // The header travels with the first chunk, and the last message with the
+    // end of the stream: a state of up to one chunk is a single write.
+    v1::BackupRequest message = header_message;
+    size_t offset = 0;
+    bool open = true;
+    bool last = false;
+    do {
+      message.set_chunk(std::string(archive.substr(std::min(offset, archive.size()), keys::kChunkBytes)));
+      offset += keys::kChunkBytes;
+      last = offset >= archive.size();
+      open = writer->Write(message, last ? grpc::WriteOptions().set_last_message() : grpc::WriteOptions());
+      message.clear_header();
+    } while (open && !last);
+    // A stream that broke before its last message still needs closing.
+    if (!last) writer->WritesDone();
     return writer->Finish();
   }));
   return response;
@@ -60,9 +70,8 @@ absl::StatusOr<RestoredBackup> StateStoreClient::Restore(const std::string& mac,
         out.info = message.info();
         out.archive.reserve(out.info.size());
         have_info = true;
-      } else {
-        out.archive += message.chunk();
       }
+      out.archive += message.chunk();
     }
     return reader->Finish();
   }));

@@ -1,5 +1,7 @@
 #include "statestore/state_store_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "statestore/call_auth.h"
@@ -7,6 +9,60 @@
 #include "statestore/key_layout.h"
 
 namespace midwife::statestore {
+namespace {
+
+grpc::Status TooLarge(uint64_t limit) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat("backup exceeds the limit of ", limit, " bytes; nothing stored"));
+}
+
+// Streams one restored version: the info and the first chunk share a
+// message, and the last message goes out with the status, so a state of up
+// to one chunk is a single write. Deletes itself when gRPC is done with it.
+class RestoreReactor final : public grpc::ServerWriteReactor<v1::RestoreResponse> {
+ public:
+  RestoreReactor(CallWatchdog& watchdog, grpc::CallbackServerContext* context,
+                 absl::StatusOr<RestoredBackup> restored)
+      : watched_(watchdog, context) {
+    if (!restored.ok()) {
+      Finish(ToGrpcStatus(restored.status()));
+      return;
+    }
+    restored_ = *std::move(restored);
+    *message_.mutable_info() = restored_.info;
+    WriteNext();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    message_.clear_info();
+    WriteNext();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext() {
+    const std::string& bytes = restored_.archive;
+    message_.set_chunk(bytes.substr(std::min(offset_, bytes.size()), keys::kChunkBytes));
+    offset_ += keys::kChunkBytes;
+    if (offset_ >= bytes.size()) {
+      StartWriteAndFinish(&message_, grpc::WriteOptions(), grpc::Status::OK);
+    } else {
+      StartWrite(&message_);
+    }
+  }
+
+  CallWatchdog::Guard watched_;
+  RestoredBackup restored_;
+  v1::RestoreResponse message_;
+  size_t offset_ = 0;
+};
+
+}  // namespace
 
 grpc::Status StateStoreService::Backup(grpc::ServerContext* context,
                                        grpc::ServerReader<v1::BackupRequest>* reader,
@@ -21,16 +77,15 @@ grpc::Status StateStoreService::Backup(grpc::ServerContext* context,
   auto mac = AuthorizeHost(*context, authorizer_, "header.mac", header.mac(), true);
   if (!mac.ok()) return ToGrpcStatus(mac.status());
 
-  std::string archive;
+  std::string archive = std::move(*message.mutable_chunk());
+  if (archive.size() > max_backup_bytes_) return TooLarge(max_backup_bytes_);
   while (reader->Read(&message)) {
-    if (!message.has_chunk()) {
+    if (message.has_header()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "a Backup stream has one header, then only chunks");
+                          "a Backup stream has one header, in its first message");
     }
     if (archive.size() + message.chunk().size() > max_backup_bytes_) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("backup exceeds the limit of ", max_backup_bytes_,
-                                       " bytes; nothing stored"));
+      return TooLarge(max_backup_bytes_);
     }
     archive += message.chunk();
   }
@@ -55,33 +110,25 @@ grpc::Status StateStoreService::Backup(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status StateStoreService::Restore(grpc::ServerContext* context,
-                                        const v1::RestoreRequest* request,
-                                        grpc::ServerWriter<v1::RestoreResponse>* writer) {
-  CallWatchdog::Guard watched(watchdog_, context);
+// Restore and Stat are short reads: served on gRPC's own threads through the
+// callback API, without the hand-off to a worker thread of the sync API,
+// which cost more than the read itself.
+grpc::ServerWriteReactor<v1::RestoreResponse>* StateStoreService::Restore(
+    grpc::CallbackServerContext* context, const v1::RestoreRequest* request) {
   auto mac = AuthorizeHost(*context, authorizer_, "mac", request->mac(), true);
-  if (!mac.ok()) return ToGrpcStatus(mac.status());
-  auto restored = store_.Restore(*mac, request->version());
-  if (!restored.ok()) return ToGrpcStatus(restored.status());
-  v1::RestoreResponse out;
-  *out.mutable_info() = restored->info;
-  if (!writer->Write(out)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-  const std::string& bytes = restored->archive;
-  for (size_t offset = 0; offset < bytes.size(); offset += keys::kChunkBytes) {
-    out.set_chunk(bytes.substr(offset, keys::kChunkBytes));
-    if (!writer->Write(out)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
-  }
-  return grpc::Status::OK;
+  if (!mac.ok()) return new RestoreReactor(watchdog_, context, mac.status());
+  return new RestoreReactor(watchdog_, context, store_.Restore(*mac, request->version()));
 }
 
-grpc::Status StateStoreService::Stat(grpc::ServerContext* context, const v1::StatRequest* request,
-                                     v1::VersionInfo* response) {
+grpc::ServerUnaryReactor* StateStoreService::Stat(grpc::CallbackServerContext* context,
+                                                  const v1::StatRequest* request,
+                                                  v1::VersionInfo* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto mac = AuthorizeHost(*context, authorizer_, "mac", request->mac(), true);
-  if (!mac.ok()) return ToGrpcStatus(mac.status());
-  auto info = store_.Stat(*mac);
-  if (!info.ok()) return ToGrpcStatus(info.status());
-  *response = *std::move(info);
-  return grpc::Status::OK;
+  auto info = mac.ok() ? store_.Stat(*mac) : absl::StatusOr<v1::VersionInfo>(mac.status());
+  if (info.ok()) *response = *std::move(info);
+  reactor->Finish(info.ok() ? grpc::Status::OK : ToGrpcStatus(info.status()));
+  return reactor;
 }
 
 grpc::Status StateStoreService::ListVersions(grpc::ServerContext* context,

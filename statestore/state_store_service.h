@@ -10,9 +10,10 @@ namespace midwife::statestore {
 
 // The gRPC adapter: parses MACs, authorizes, moves bytes between streams and
 // the BackupStore, and maps errors. No logic of its own.
-class StateStoreService final : public v1::StateStore::Service {
+class StateStoreService final
+    : public v1::StateStore::WithCallbackMethod_Restore<
+          v1::StateStore::WithCallbackMethod_Stat<v1::StateStore::Service>> {
  public:
-  // Both must outlive the service.
   // All must outlive the service.
   StateStoreService(BackupStore& store, const Authorizer& authorizer, uint64_t max_backup_bytes,
                     CallWatchdog& watchdog)
@@ -22,10 +23,11 @@ class StateStoreService final : public v1::StateStore::Service {
   grpc::Status Backup(grpc::ServerContext* context,
                       grpc::ServerReader<v1::BackupRequest>* reader,
                       v1::BackupResponse* response) override;
-  grpc::Status Restore(grpc::ServerContext* context, const v1::RestoreRequest* request,
-                       grpc::ServerWriter<v1::RestoreResponse>* writer) override;
-  grpc::Status Stat(grpc::ServerContext* context, const v1::StatRequest* request,
-                    v1::VersionInfo* response) override;
+  grpc::ServerWriteReactor<v1::RestoreResponse>* Restore(
+      grpc::CallbackServerContext* context, const v1::RestoreRequest* request) override;
+  grpc::ServerUnaryReactor* Stat(grpc::CallbackServerContext* context,
+                                 const v1::StatRequest* request,
+                                 v1::VersionInfo* response) override;
   grpc::Status ListVersions(grpc::ServerContext* context, const v1::ListVersionsRequest* request,
                             v1::ListVersionsResponse* response) override;
   grpc::Status ListHosts(grpc::ServerContext* context, const v1::ListHostsRequest* request,
