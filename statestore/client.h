@@ -35,6 +35,9 @@ class StateStoreClient {
                                        uint64_t version);
   absl::StatusOr<std::string> IssueHostToken(const std::string& mac);
 
+  // Round trips to the server so far, retries included.
+  uint64_t calls() const { return runner_.attempts(); }
+
  private:
   StateStoreClient(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel);
   std::unique_ptr<grpc::ClientContext> NewContext() const { return runner_.NewContext(); }

@@ -45,14 +45,15 @@ std::unique_ptr<grpc::ClientContext> CallRunner::NewContext() const {
 }
 
 absl::Status CallRunner::Run(const std::function<grpc::Status()>& call, Retry retry) const {
-  std::mt19937 jitter(std::random_device{}());
   auto backoff = std::chrono::milliseconds(20);
   for (int attempt = 1;; ++attempt) {
+    attempts_.fetch_add(1, std::memory_order_relaxed);
     grpc::Status status = call();
     bool transient =
         status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
         (retry == Retry::kTransient && status.error_code() == grpc::StatusCode::UNAVAILABLE);
     if (!transient || attempt >= options_.max_attempts) return Result(status);
+    thread_local std::mt19937 jitter(std::random_device{}());
     std::uniform_int_distribution<int64_t> spread(backoff.count() / 2, backoff.count());
     std::this_thread::sleep_for(std::chrono::milliseconds(spread(jitter)));
     backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));

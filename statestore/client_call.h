@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -54,11 +55,14 @@ class CallRunner {
   absl::Status Run(const std::function<grpc::Status()>& call,
                    Retry retry = Retry::kTransient) const;
   const ClientOptions& options() const { return options_; }
+  // Calls attempted so far (each one a round trip to the server).
+  uint64_t attempts() const { return attempts_.load(std::memory_order_relaxed); }
 
  private:
   absl::Status Result(const grpc::Status& status) const;
 
   ClientOptions options_;
+  mutable std::atomic<uint64_t> attempts_{0};
 };
 
 }  // namespace midwife::statestore

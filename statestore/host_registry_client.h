@@ -44,6 +44,9 @@ class HostRegistryClient {
   // Not retried after a lost answer: a repeat would add the event twice.
   absl::StatusOr<v1::HostRecord> RecordEvent(const v1::RecordEventRequest& request);
 
+  // Round trips to the server so far, retries included.
+  uint64_t calls() const { return runner_.attempts(); }
+
  private:
   HostRegistryClient(const ClientOptions& options, const std::shared_ptr<grpc::Channel>& channel)
       : runner_(options), stub_(v1::HostRegistry::NewStub(channel)) {}

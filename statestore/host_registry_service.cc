@@ -39,6 +39,17 @@ grpc::Status HostRegistryService::BeginBoot(grpc::ServerContext* context,
   if (!decision.ok()) return ToGrpcStatus(decision.status());
   auto primary = MacAddress::Parse(decision->mac());
   if (primary.ok()) decision->set_host_token(authorizer_.host_tokens().TokenFor(*primary));
+  // Filled afresh even when the decision is a replay: it is a read, not part
+  // of what the boot recorded. A host whose stored state cannot be read is
+  // not booted without it (it would come up blank and upload that).
+  if (!decision->discovered()) {
+    auto newest = backups_.Stat(*mac);
+    if (newest.ok()) {
+      *decision->mutable_newest_state() = *std::move(newest);
+    } else if (!absl::IsNotFound(newest.status())) {
+      return ToGrpcStatus(newest.status());
+    }
+  }
   LogEvent("host.boot", {{"mac", mac->ToString()},
                          {"host", decision->mac()},
                          {"address", request->facts().address()},

@@ -3,6 +3,7 @@
 
 #include "proto/hostregistry.grpc.pb.h"
 #include "statestore/authorizer.h"
+#include "statestore/backup_store.h"
 #include "statestore/host_registry.h"
 
 namespace midwife::statestore {
@@ -12,9 +13,9 @@ namespace midwife::statestore {
 // the host token to boot decisions, logs one line per change, maps errors.
 class HostRegistryService final : public v1::HostRegistry::Service {
  public:
-  // Both must outlive the service.
-  HostRegistryService(HostRegistry& registry, const Authorizer& authorizer)
-      : registry_(registry), authorizer_(authorizer) {}
+  // All must outlive the service. `backups` answers BeginBoot's newest_state.
+  HostRegistryService(HostRegistry& registry, BackupStore& backups, const Authorizer& authorizer)
+      : registry_(registry), backups_(backups), authorizer_(authorizer) {}
 
   grpc::Status BeginBoot(grpc::ServerContext* context, const v1::BootRequest* request,
                          v1::BootDecision* response) override;
@@ -43,6 +44,7 @@ class HostRegistryService final : public v1::HostRegistry::Service {
 
  private:
   HostRegistry& registry_;
+  BackupStore& backups_;
   const Authorizer& authorizer_;
 };
 

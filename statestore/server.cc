@@ -88,7 +88,7 @@ absl::Status RunServer(const ServerOptions& options) {
   CallWatchdog watchdog(std::chrono::seconds(std::max(1, options.max_call_seconds)));
   StateStoreService service(store, authorizer, options.store.max_backup_bytes, watchdog);
   HostRegistry registry(*engine, options.registry);
-  HostRegistryService registry_service(registry, authorizer);
+  HostRegistryService registry_service(registry, store, authorizer);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

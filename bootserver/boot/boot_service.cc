@@ -144,7 +144,11 @@ HttpResponse BootService::Route(const HttpRequest& request, std::string& route) 
   }
   if (request.path == "/metrics") {
     route = "metrics";
-    return Text(metrics_.Render() + (extra_metrics_ ? extra_metrics_() : std::string()),
+    const std::string store_calls = absl::StrCat(
+        "# HELP midwife_store_calls_total Round trips to the state store (retries included).\n",
+        "# TYPE midwife_store_calls_total counter\n", "midwife_store_calls_total ",
+        store_.calls() + registry_.calls(), "\n");
+    return Text(metrics_.Render() + store_calls + (extra_metrics_ ? extra_metrics_() : std::string()),
                 "text/plain; version=0.0.4", kNoStore);
   }
   if (p.size() == 3 && (p[0] == "boot" || p[0] == "hosts")) {
@@ -227,7 +231,6 @@ absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
   boot.at = std::chrono::steady_clock::now();
   if (!decision->discovered()) {
     ASSIGN_OR_RETURN(boot.image, ResolveImage(decision->image()));
-    boot.has_state = store_.Stat(mac.ToString()).ok();
   }
   metrics_.CountBoot();
   LogEvent("boot", {{"mac", mac.ToString()},
@@ -254,13 +257,22 @@ absl::StatusOr<BootService::HostBoot> BootService::LastBoot(const MacAddress& ma
   return it->second;
 }
 
+std::optional<BootService::HostBoot> BootService::CurrentBoot(const MacAddress& mac) {
+  std::lock_guard lock(mu_);
+  auto it = boots_.find(mac.ToString());
+  if (it == boots_.end() || std::chrono::steady_clock::now() - it->second.at > options_.boot_window) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
 imagebuilder::HostBootContext BootService::Context(const MacAddress& mac, const HostBoot& boot) const {
   return {mac,
           options_.server_url,
           boot.decision.host_token(),
           static_cast<int>(boot.decision.bootstate()),
           boot.image.digest,
-          boot.has_state};
+          boot.decision.has_newest_state()};
 }
 
 HttpResponse BootService::BootScript(const MacAddress& mac, const HttpRequest& request) {
@@ -295,8 +307,10 @@ HttpResponse BootService::BootScript(const MacAddress& mac, const HttpRequest& r
 }
 
 HttpResponse BootService::HostBootCfg(const MacAddress& mac, const std::string& address) {
-  auto boot = LastBoot(mac, address);
-  if (!boot.ok()) {
+  absl::StatusOr<HostBoot> boot = absl::NotFoundError("no boot under way");
+  if (auto current = CurrentBoot(mac)) {
+    boot = *std::move(current);
+  } else {
     // mboot straight from TFTP, without an iPXE script first: this is the boot.
     v1::HostFacts facts;
     facts.set_address(address);
@@ -311,7 +325,14 @@ absl::StatusOr<std::shared_ptr<const std::string>> BootService::RenderedState(co
                                                                               bool cpio,
                                                                               std::string* etag) {
   const std::string suffix = cpio ? ".cpio" : ".tgz";
-  auto stat = store_.Stat(mac.ToString());
+  // Within a boot, the state its decision named: no store round trip.
+  absl::StatusOr<v1::VersionInfo> stat = absl::NotFoundError(
+      absl::StrCat("no backup stored for host ", mac.ToString()));
+  if (auto current = CurrentBoot(mac); current && current->decision.has_newest_state()) {
+    stat = current->decision.newest_state();
+  } else {
+    stat = store_.Stat(mac.ToString());
+  }
   std::string key;
   if (stat.ok()) {
     key = stat->sha256() + suffix;
@@ -405,6 +426,13 @@ HttpResponse BootService::UploadState(const MacAddress& mac, const HttpRequest& 
   }
   auto stored = store_.Backup(mac.ToString(), body);
   if (!stored.ok()) return ErrorResponse(stored.status());
+  {
+    // A state.tgz fetched later in this boot window is the one just stored.
+    std::lock_guard lock(mu_);
+    if (auto it = boots_.find(mac.ToString()); it != boots_.end()) {
+      *it->second.decision.mutable_newest_state() = stored->version();
+    }
+  }
   return Text(absl::StrCat(stored->created() ? "stored" : "unchanged", " version ",
                            stored->version().version(), "\n"),
               "text/plain", kNoStore);

@@ -34,6 +34,10 @@ struct BootServiceOptions {
   // Command run on each birth report, with the host in its environment; empty: none.
   std::string birth_hook;
   std::chrono::seconds birth_hook_timeout{30};
+  // How long a boot decision answers for a host: its boot.cfg and state.tgz
+  // come from the decision its boot.ipxe made (no store round trip) for this
+  // long; after it, the next fetch of boot.cfg starts a new boot.
+  std::chrono::seconds boot_window{600};
 };
 
 // What the boot server serves, over HTTP and TFTP alike: each host's iPXE
@@ -71,7 +75,6 @@ class BootService {
   struct HostBoot {
     statestore::v1::BootDecision decision;
     imagebuilder::ResolvedImage image;
-    bool has_state = false;
     std::chrono::steady_clock::time_point at;
   };
 
@@ -91,6 +94,8 @@ class BootService {
   // the last decision when the store does not answer.
   absl::StatusOr<HostBoot> Decide(const MacAddress& mac, const statestore::v1::HostFacts& facts);
   absl::StatusOr<HostBoot> LastBoot(const MacAddress& mac, const std::string& address);
+  // The boot of `mac` decided less than boot_window ago, if any.
+  std::optional<HostBoot> CurrentBoot(const MacAddress& mac);
   absl::StatusOr<imagebuilder::ResolvedImage> ResolveImage(const std::string& ref);
   absl::StatusOr<std::shared_ptr<const std::string>> RenderedState(const MacAddress& mac, bool cpio,
                                                                    std::string* etag);

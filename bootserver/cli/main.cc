@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
   serve->add_option("--threads", serve_options.io_threads, "I/O threads (0: one per core)");
   serve->add_option("--ipxe-dir", serve_options.boot.ipxe_dir, "iPXE binaries")->capture_default_str();
   serve->add_option("--birth-hook", serve_options.boot.birth_hook, "command run on each birth report");
+  int boot_window_seconds = static_cast<int>(serve_options.boot.boot_window.count());
+  serve->add_option("--boot-window", boot_window_seconds,
+                    "seconds a boot decision answers for a host's boot.cfg and state.tgz")
+      ->capture_default_str()->check(CLI::Range(1, 86400));
   serve->add_option("--dhcp-broadcast-address", serve_options.dhcp_broadcast_address, "where broadcast replies go (tests)")->capture_default_str();
   serve->add_option("--dhcp-client-port", serve_options.dhcp_client_port, "client port of replies (tests)")->capture_default_str();
 
@@ -63,6 +67,7 @@ int main(int argc, char** argv) {
   store.token = *token;
   absl::Status status;
   if (chosen == serve) {
+    serve_options.boot.boot_window = std::chrono::seconds(boot_window_seconds);
     // A boot must be answered within the firmware's timeouts.
     store.deadline = std::chrono::seconds(3);
     store.max_attempts = 2;

@@ -255,6 +255,43 @@ TEST_F(BootServerTest, UploadedStateComesBackOnTheNextBoot) {
   EXPECT_EQ(Get(absl::StrCat("/boot/", kMacDashed, "/state.tgz")), state);
 }
 
+TEST_F(BootServerTest, ABootCostsOneStoreRoundTripOnceItsStateIsRendered) {
+  auto store_calls = [&] {
+    std::smatch m;
+    const std::string metrics = Get("/metrics");
+    return std::regex_search(metrics, m, std::regex("midwife_store_calls_total ([0-9]+)"))
+               ? std::stol(m[1].str()) : -1L;
+  };
+  auto boot = [&] {
+    EXPECT_THAT(Script(), HasSubstr("/state.tgz"));
+    EXPECT_THAT(Get(absl::StrCat("/boot/", kMacDashed, "/boot.cfg")), HasSubstr("state.tgz"));
+    return Get(absl::StrCat("/boot/", kMacDashed, "/state.tgz"));
+  };
+  const std::string token = HostToken();
+  ASSERT_EQ(Admin({"assign", "--mac", kMac, "--image", "esxi@1"}).exit_code, 0);
+  const std::string first = midwife::testing::MakeEsxiStateTgz({{"etc/motd", "first\n"}});
+  ASSERT_TRUE(WriteFileAtomically(tmp_.File("first.tgz"), first).ok());
+  const std::string upload = absl::StrCat(http_, "/hosts/", kMacDashed, "/state");
+  ASSERT_EQ(Status({"-X", "POST", "--data-binary", "@" + tmp_.File("first.tgz"), "-H",
+                    "Authorization: Bearer " + token, upload}), "200");
+
+  // First boot with this state: BeginBoot, then one Restore to render it.
+  long before = store_calls();
+  EXPECT_EQ(boot(), first);
+  EXPECT_EQ(store_calls() - before, 2);
+  // Every later boot: BeginBoot alone.
+  before = store_calls();
+  EXPECT_EQ(boot(), first);
+  EXPECT_EQ(store_calls() - before, 1);
+
+  // A state uploaded during the boot is what a later fetch in it gets.
+  const std::string second = midwife::testing::MakeEsxiStateTgz({{"etc/motd", "second\n"}});
+  ASSERT_TRUE(WriteFileAtomically(tmp_.File("second.tgz"), second).ok());
+  ASSERT_EQ(Status({"-X", "POST", "--data-binary", "@" + tmp_.File("second.tgz"), "-H",
+                    "Authorization: Bearer " + token, upload}), "200");
+  EXPECT_EQ(Get(absl::StrCat("/boot/", kMacDashed, "/state.tgz")), second);
+}
+
 TEST_F(BootServerTest, TftpServesBootCfgAndBlobsToTftpHpaAndAtftp) {
   ASSERT_EQ(Admin({"assign", "--mac", kMac, "--image", "esxi@1"}).exit_code, 0);
   std::string script = Script();
