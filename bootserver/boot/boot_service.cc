@@ -198,16 +198,18 @@ HttpResponse BootService::Route(const HttpRequest& request, std::string& route) 
   return TextResponse(404, "no route for " + request.path);
 }
 
-absl::StatusOr<imagebuilder::ResolvedImage> BootService::ResolveImage(const std::string& ref_text) {
+absl::StatusOr<std::shared_ptr<const imagebuilder::ResolvedImage>> BootService::ResolveImage(
+    const std::string& ref_text) {
   {
     std::lock_guard lock(mu_);
     if (auto it = images_.find(ref_text); it != images_.end()) return it->second;
   }
   ASSIGN_OR_RETURN(imagebuilder::ImageRef ref, imagebuilder::ParseImageRef(ref_text));
-  ASSIGN_OR_RETURN(imagebuilder::ResolvedImage image, repository_.Resolve(ref));
+  ASSIGN_OR_RETURN(imagebuilder::ResolvedImage resolved, repository_.Resolve(ref));
+  auto image = std::make_shared<const imagebuilder::ResolvedImage>(std::move(resolved));
   std::lock_guard lock(mu_);
   images_[ref_text] = image;
-  manifests_[image.digest.hex()] = image.image;
+  manifests_[image->digest.hex()] = image->image;
   return image;
 }
 
@@ -271,7 +273,7 @@ imagebuilder::HostBootContext BootService::Context(const MacAddress& mac, const 
           options_.server_url,
           boot.decision.host_token(),
           static_cast<int>(boot.decision.bootstate()),
-          boot.image.digest,
+          boot.image->digest,
           boot.decision.has_newest_state()};
 }
 
@@ -302,7 +304,7 @@ HttpResponse BootService::BootScript(const MacAddress& mac, const HttpRequest& r
   }
   const auto firmware = field("platform") == "efi" ? imagebuilder::Firmware::kUefi
                                                     : imagebuilder::Firmware::kBios;
-  return Text(imagebuilder::RenderIpxeScript(boot->image.image, Context(mac, *boot), firmware),
+  return Text(imagebuilder::RenderIpxeScript(boot->image->image, Context(mac, *boot), firmware),
               "text/plain", kNoStore);
 }
 
@@ -318,7 +320,7 @@ HttpResponse BootService::HostBootCfg(const MacAddress& mac, const std::string& 
   }
   if (!boot.ok()) return ErrorResponse(boot.status());
   if (boot->decision.discovered()) return TextResponse(404, boot->decision.reason());
-  return Text(imagebuilder::RenderHostBootCfg(boot->image.image, Context(mac, *boot)), "text/plain", kNoStore);
+  return Text(imagebuilder::RenderHostBootCfg(boot->image->image, Context(mac, *boot)), "text/plain", kNoStore);
 }
 
 absl::StatusOr<std::shared_ptr<const std::string>> BootService::RenderedState(const MacAddress& mac,
@@ -360,8 +362,15 @@ absl::StatusOr<std::shared_ptr<const std::string>> BootService::RenderedState(co
   auto bytes = std::make_shared<const std::string>(*std::move(rendered));
   *etag = Sha256Hex(*bytes);
   std::lock_guard lock(mu_);
-  if (states_.size() >= options_.state_cache_entries) states_.erase(states_.begin());
-  states_[key] = RenderedStateEntry{bytes, *etag};
+  // Evicts entries at random (their keys are digests) until the new one fits.
+  while (!states_.empty() && (states_.size() >= options_.state_cache_entries ||
+                              states_bytes_ + bytes->size() > options_.state_cache_bytes)) {
+    states_bytes_ -= states_.begin()->second.bytes->size();
+    states_.erase(states_.begin());
+  }
+  if (auto [it, inserted] = states_.try_emplace(key, RenderedStateEntry{bytes, *etag}); inserted) {
+    states_bytes_ += bytes->size();
+  }
   newest_state_[mac.ToString() + suffix] = key;
   return bytes;
 }

@@ -29,8 +29,11 @@ struct BootServiceOptions {
   std::string ipxe_dir = "/usr/lib/ipxe";
   // How long a host with nothing to boot waits before asking again.
   int retry_seconds = 30;
-  // Rendered state archives kept in memory, by backup digest.
+  // Rendered state archives kept in memory, by backup digest: at most this
+  // many, and this many bytes, so memory follows the hosts booting now, not
+  // the fleet.
   size_t state_cache_entries = 4096;
+  size_t state_cache_bytes = 64 << 20;
   // Command run on each birth report, with the host in its environment; empty: none.
   std::string birth_hook;
   std::chrono::seconds birth_hook_timeout{30};
@@ -74,7 +77,8 @@ class BootService {
  private:
   struct HostBoot {
     statestore::v1::BootDecision decision;
-    imagebuilder::ResolvedImage image;
+    // Shared by every host booting the image: a boot record stays small.
+    std::shared_ptr<const imagebuilder::ResolvedImage> image;
     std::chrono::steady_clock::time_point at;
   };
 
@@ -96,7 +100,7 @@ class BootService {
   absl::StatusOr<HostBoot> LastBoot(const MacAddress& mac, const std::string& address);
   // The boot of `mac` decided less than boot_window ago, if any.
   std::optional<HostBoot> CurrentBoot(const MacAddress& mac);
-  absl::StatusOr<imagebuilder::ResolvedImage> ResolveImage(const std::string& ref);
+  absl::StatusOr<std::shared_ptr<const imagebuilder::ResolvedImage>> ResolveImage(const std::string& ref);
   absl::StatusOr<std::shared_ptr<const std::string>> RenderedState(const MacAddress& mac, bool cpio,
                                                                    std::string* etag);
   imagebuilder::HostBootContext Context(const MacAddress& mac, const HostBoot& boot) const;
@@ -116,13 +120,14 @@ class BootService {
 
   std::mutex mu_;
   std::map<std::string, HostBoot> boots_;                                  // by MAC
-  std::map<std::string, imagebuilder::ResolvedImage> images_;              // by ref
+  std::map<std::string, std::shared_ptr<const imagebuilder::ResolvedImage>> images_;  // by ref
   std::map<std::string, imagebuilder::ImageManifest> manifests_;           // by digest hex
   struct RenderedStateEntry {
     std::shared_ptr<const std::string> bytes;
     std::string etag;  // SHA-256 of bytes
   };
   std::map<std::string, RenderedStateEntry> states_;  // by backup sha + kind
+  size_t states_bytes_ = 0;                            // their bytes, summed
   std::map<std::string, std::string> newest_state_;                        // MAC -> cache key
   std::map<std::string, std::string> mac_by_address_;
   struct BootProgress {
