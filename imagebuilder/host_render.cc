@@ -61,8 +61,16 @@ std::string RenderIpxeScript(const ImageManifest& image, const HostBootContext& 
   absl::StrAppend(&script, "echo midwife: booting ", image.ref.ToString(), " on ",
                   host.mac.ToString(), "\n");
   if (image.kind == ImageKind::kLinux) {
+    // On UEFI, iPXE before 1.21 (Debian 12 ships 2019's) hands the kernel's
+    // EFI stub its initrds only through initrd=<image name> arguments (the
+    // name is the URL's last segment); without them the kernel finds no root.
+    std::string initrd_args;
+    if (firmware == Firmware::kUefi) {
+      for (const ImageModule& m : image.modules) absl::StrAppend(&initrd_args, " initrd=", m.name);
+      if (host.has_state) initrd_args += " initrd=state.cpio.gz";
+    }
     absl::StrAppend(&script, "kernel ", folder, "/", image.kernel.name, " ",
-                    OneLine(HostKernelOptions(image, host)), "\n");
+                    OneLine(HostKernelOptions(image, host)), initrd_args, "\n");
     for (const ImageModule& m : image.modules) absl::StrAppend(&script, "initrd ", folder, "/", m.name, "\n");
     if (host.has_state) absl::StrAppend(&script, "initrd ", HostPath(host), "/state.cpio.gz\n");
     script += "boot\n";

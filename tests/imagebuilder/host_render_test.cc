@@ -97,6 +97,20 @@ TEST(HostRender, LinuxImageGetsKernelInitrdsAndStateOverlayLast) {
   EXPECT_THAT(script, HasSubstr("initrd.cpio.gz\ninitrd http://192.0.2.1:8080/boot/00-50-56-aa-bb-01/state.cpio.gz\nboot\n"));
 }
 
+TEST(HostRender, LinuxImageOnUefiNamesItsInitrdsForTheEfiStub) {
+  ImageManifest m;
+  m.ref = {"standin", "1"};
+  m.kind = ImageKind::kLinux;
+  m.kernel = {"vmlinuz", BlobDigest::Of("k"), 1, ""};
+  m.modules = {{"initrd.cpio.gz", BlobDigest::Of("i"), 1, ""}};
+  std::string script = RenderIpxeScript(m, Host(), Firmware::kUefi);
+  EXPECT_THAT(script, HasSubstr("MIDWIFE_TOKEN=mwh1-abc initrd=initrd.cpio.gz initrd=state.cpio.gz\n"));
+  HostBootContext no_state = Host();
+  no_state.has_state = false;
+  EXPECT_THAT(RenderIpxeScript(m, no_state, Firmware::kUefi), HasSubstr("MIDWIFE_TOKEN=mwh1-abc initrd=initrd.cpio.gz\n"));
+  EXPECT_THAT(RenderIpxeScript(m, Host(), Firmware::kBios), ::testing::Not(HasSubstr("initrd=")));
+}
+
 TEST(HostRender, NewlinesInOptionsCannotInjectScriptLines) {
   ImageManifest m = Esxi();
   m.kernelopt = "a\nchain http://evil/x";
