@@ -47,7 +47,9 @@ fi
 # Named in load order; a second pass catches one that came before its dependency.
 for pass in 1 2; do
   for m in /lib/modules/*.ko; do
-    [ -e "$m" ] && insmod "$m" 2>/dev/null
+    name=${m##*/}; name=${name#*-}; name=${name%.ko}
+    grep -q "^$name " /proc/modules && continue
+    insmod "$m" 2>/tmp/insmod.err || [ $pass = 1 ] || say "insmod $name: $(cat /tmp/insmod.err)"
   done
 done
 ip link set lo up

@@ -85,10 +85,16 @@ std::vector<std::string> Midwife::StoreClientFlags(const std::string& flag) cons
           dir_ + "/statestore/admin.token"};
 }
 
+CommandResult Midwife::RunClient(std::vector<std::string> argv) const {
+  argv.insert(argv.begin(), launcher_.begin(), launcher_.end());
+  return RunBounded(std::move(argv));
+}
+
 ::testing::AssertionResult Midwife::Start(const std::string& advertise, const std::string& http,
                                           std::vector<std::string> extra,
                                           std::vector<std::string> launcher) {
   advertise_ = advertise;
+  launcher_ = launcher;
   const std::string store_ready = dir_ + "/statestore.ready";
   std::vector<std::string> store_argv = launcher;
   for (const std::string& a : {BinaryPath("statestore"), std::string("serve"), std::string("--data"),
@@ -146,13 +152,13 @@ std::vector<std::string> Midwife::StoreClientFlags(const std::string& flag) cons
 ::testing::AssertionResult Midwife::Assign(const std::string& mac, const std::string& image) {
   std::vector<std::string> argv = {BinaryPath("bootserver"), "assign", "--mac", mac, "--image", image};
   for (const std::string& a : StoreClientFlags("--statestore")) argv.push_back(a);
-  return CommandOk(RunBounded(argv), "bootserver assign");
+  return CommandOk(RunClient(argv), "bootserver assign");
 }
 
 nlohmann::json Midwife::Host(const std::string& mac) {
   std::vector<std::string> argv = {BinaryPath("bootserver"), "host", "--mac", mac, "--json"};
   for (const std::string& a : StoreClientFlags("--statestore")) argv.push_back(a);
-  CommandResult r = RunBounded(argv);
+  CommandResult r = RunClient(argv);
   if (r.exit_code != 0) {
     ADD_FAILURE() << "bootserver host --mac " << mac << ": " << r.out;
     return nullptr;
@@ -181,7 +187,7 @@ std::optional<std::string> Midwife::RestoredFile(const std::string& mac, const s
   std::vector<std::string> argv = {BinaryPath("statestore"), "restore", "--mac", mac, "--out",
                                    out + "/state.tgz"};
   for (const std::string& a : StoreClientFlags("--server")) argv.push_back(a);
-  CommandResult r = RunBounded(argv);
+  CommandResult r = RunClient(argv);
   if (r.exit_code != 0) {
     std::cout << "statestore restore --mac " << mac << ": " << r.out;
     return std::nullopt;
@@ -212,7 +218,7 @@ QemuGuest::QemuGuest(std::string name, std::string dir, std::vector<std::string>
   argv_ = std::move(launcher);
   // -nographic: SeaBIOS copies the firmware's text console (iPXE's lines) to the serial port.
   for (const char* a : {kQemu, "-accel", "tcg", "-machine", "pc", "-m", "256", "-nodefaults",
-                        "-nographic", "-monitor", "none", "-no-reboot", "-boot", "n"}) {
+                        "-nographic", "-monitor", "none", "-no-reboot"}) {
     argv_.push_back(a);
   }
   for (std::string& a : firmware) argv_.push_back(std::move(a));

@@ -61,7 +61,8 @@ class Midwife {
   // Starts `statestore serve` on 127.0.0.1:0 and `bootserver serve` with HTTP
   // on `http` (port 0: the kernel picks) advertised as `advertise` (QEMU's
   // user network reaches the host's loopback as 10.0.2.2). `launcher` prefixes
-  // the boot server's argv (nsenter into a namespace); `extra` is appended.
+  // the argv of both servers and of every CLI call that talks to them
+  // (nsenter into a namespace); `extra` is appended to the boot server's.
   ::testing::AssertionResult Start(const std::string& advertise = "10.0.2.2",
                                    const std::string& http = "127.0.0.1:0",
                                    std::vector<std::string> extra = {"--tftp", ""},
@@ -89,10 +90,12 @@ class Midwife {
 
  private:
   std::vector<std::string> StoreClientFlags(const std::string& flag) const;
+  midwife::testing::CommandResult RunClient(std::vector<std::string> argv) const;
 
   std::string dir_;
   std::string store_address_;
   std::string advertise_;
+  std::vector<std::string> launcher_;
   int http_port_ = 0;
   int restores_ = 0;
   std::unique_ptr<midwife::testing::ChildProcess> store_;
@@ -102,10 +105,11 @@ class Midwife {
 // One QEMU guest, no disk, its serial console to a file.
 class QemuGuest {
  public:
-  // `network` are QEMU's network arguments (-netdev ... -device ...,mac=...).
+  // `network` are QEMU's network arguments (-netdev ... -device ...,mac=...);
+  // `firmware` selects it (default SeaBIOS, booting from the network);
   // `launcher` prefixes the argv (nsenter into a namespace).
   QemuGuest(std::string name, std::string dir, std::vector<std::string> network,
-            std::vector<std::string> firmware = {}, std::vector<std::string> launcher = {});
+            std::vector<std::string> firmware = {"-boot", "n"}, std::vector<std::string> launcher = {});
   QemuGuest(const QemuGuest&) = delete;
   QemuGuest& operator=(const QemuGuest&) = delete;
 
