@@ -12,10 +12,12 @@ packages=(
   libssl-dev zlib1g-dev libdeflate-dev libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev
   # served to hosts: Debian's iPXE binaries
   ipxe
+  # the demo image `./midwife run` publishes (scripts/build-linux-guest.sh)
+  busybox-static cpio
 )
 if [ "${1:-}" = "--test" ]; then
   # real peers the tests talk to
-  packages+=(curl openssl cpio tftp-hpa atftp busybox-static)
+  packages+=(curl openssl tftp-hpa atftp)
   # end-to-end tests (tests/e2e): QEMU with its iPXE ROMs and OVMF for UEFI,
   # dnsmasq's binary (no service) as the site's plain DHCP server, ip for
   # the namespace, bridge and tap
