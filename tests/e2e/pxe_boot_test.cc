@@ -91,7 +91,9 @@ class PxeBootTest : public ::testing::Test {
           std::string("--port=0"), std::string("--interface=veth1"), std::string("--bind-interfaces"),
           std::string("--dhcp-range=192.168.77.100,192.168.77.150,255.255.255.0,10m"),
           "--dhcp-leasefile=" + tmp_.File("dnsmasq.leases"), std::string("--pid-file="),
-          std::string("--log-dhcp"), std::string("--log-facility=-"), std::string("--user=root")}) {
+          std::string("--log-dhcp"), std::string("--log-facility=-"),
+          // Root user and group: a process that changes its ids loses PDEATHSIG.
+          std::string("--user=root"), std::string("--group=root")}) {
       dnsmasq.push_back(a);
     }
     dnsmasq_ = std::make_unique<ChildProcess>(dnsmasq, tmp_.File("dnsmasq.log"));
