@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "bootserver/http/http_request_adapter.h"
 #include "bootserver/listen_address.h"
 #include "core/log.h"
 
@@ -22,56 +23,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// %XX decoding; a malformed escape stays as it is (the router then refuses
-// the path it does not know).
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-HttpRequest ToRequest(const http::request<http::string_body>& in, const std::string& remote) {
-  HttpRequest r;
-  r.method = std::string(in.method_string());
-  std::string_view target(in.target().data(), in.target().size());
-  size_t q = target.find('?');
-  r.path = PercentDecode(target.substr(0, q));
-  if (q != std::string_view::npos) {
-    std::string_view query = target.substr(q + 1);
-    while (!query.empty()) {
-      size_t amp = query.find('&');
-      std::string_view pair = query.substr(0, amp);
-      size_t eq = pair.find('=');
-      r.query[PercentDecode(pair.substr(0, eq))] =
-          eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
-      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    }
-  }
-  for (const auto& field : in) {
-    std::string name(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    r.headers[name] = std::string(field.value());
-  }
-  r.body = in.body();
-  r.remote_address = remote;
-  return r;
-}
 
 }  // namespace
 
@@ -212,7 +163,7 @@ asio::awaitable<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_p
     } else {
       const auto& message = parser.get();
       keep_alive = message.keep_alive();
-      HttpRequest request = ToRequest(message, remote);
+      HttpRequest request = ToHttpRequest(message, remote);
       if (handlers.is_blocking && handlers.is_blocking(request)) {
         // Hop to the blocking pool and back, so a slow store never stalls I/O.
         auto io_executor = co_await asio::this_coro::executor;
