@@ -53,7 +53,7 @@ vendor_pxe='\x3c\x20PXEClient:Arch:00000:UNDI:002001'
   printf '\x35\x01\x01\x34\x01\x03\x3c\x05PXECl\xff'
 } >"$d/overload_head"
 { head -c 108 "$d/overload_head"
-  printf '\x3c\x04ient\x5d\x02\x00\x00\xff'; head -c 119 /dev/zero
+  printf '\x3c\x04ient\x5d\x02\x00\x00\xff'; head -c 117 /dev/zero
   tail -c +237 "$d/overload_head"
 } >"$d/overload"
 rm "$d/overload_head"
