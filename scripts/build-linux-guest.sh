@@ -28,7 +28,15 @@ modules=(drivers/net/ethernet/intel/e1000/e1000.ko
 exec 9> "$cache/.lock"
 flock -w 600 9
 if [ ! -f "$cache/kernel/done" ]; then
-  pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/{print $2; exit}')
+  kernel_package() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'; }
+  pkg=$(kernel_package)
+  if [ -z "$pkg" ]; then
+    # A fresh machine may have no package lists yet.
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    timeout 300 $SUDO apt-get update -q >&2 || true
+    pkg=$(kernel_package)
+  fi
   [ -n "$pkg" ] || { echo "build-linux-guest: apt-cache knows no linux-image-amd64 (apt-get update?)" >&2; exit 1; }
   rm -rf "$cache/kernel" "$cache/x"
   if ! ls "$cache/$pkg"_*.deb >/dev/null 2>&1; then

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -44,12 +45,13 @@ std::string ReadFileOrEmpty(const std::string& path) {
 
 std::string Tail(const std::string& text, size_t lines) {
   size_t pos = text.size();
-  for (size_t n = 0; n <= lines && pos > 0; ++n) {
-    size_t nl = text.rfind('\n', pos - 1);
+  if (pos > 0 && text[pos - 1] == '\n') --pos;
+  for (size_t n = 0; n < lines; ++n) {
+    size_t nl = pos == 0 ? std::string::npos : text.rfind('\n', pos - 1);
     if (nl == std::string::npos) return text;
-    if (n < lines) pos = nl;
+    pos = nl;
   }
-  return text.substr(pos == text.size() ? pos : pos + 1);
+  return text.substr(pos + 1);
 }
 
 CommandResult RunBounded(std::vector<std::string> argv, int seconds) {
@@ -217,7 +219,12 @@ QemuGuest::QemuGuest(std::string name, std::string dir, std::vector<std::string>
     : name_(std::move(name)), dir_(std::move(dir)) {
   argv_ = std::move(launcher);
   // -nographic: SeaBIOS copies the firmware's text console (iPXE's lines) to the serial port.
-  for (const char* a : {kQemu, "-accel", "tcg", "-machine", "pc", "-m", "256", "-nodefaults",
+  // TCG by default, as on a machine without KVM; MIDWIFE_E2E_ACCEL=kvm for speed.
+  const char* accel = std::getenv("MIDWIFE_E2E_ACCEL");
+  argv_.push_back(kQemu);
+  argv_.push_back("-accel");
+  argv_.push_back(accel != nullptr && *accel != '\0' ? accel : "tcg");
+  for (const char* a : {"-machine", "pc", "-m", "256", "-nodefaults",
                         "-nographic", "-monitor", "none", "-no-reboot"}) {
     argv_.push_back(a);
   }

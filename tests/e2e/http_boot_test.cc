@@ -66,8 +66,10 @@ TEST_F(HttpBootTest, FirmwareBootsImageOverHttpAndAgentConfirmsIt) {
 
   const std::string serial = host.Serial();
   EXPECT_THAT(serial, HasSubstr("midwife: booting guest@1 on 52:54:00:e2:e0:0a"));  // the rendered script ran
-  EXPECT_THAT(serial, HasSubstr("/vmlinuz... ok"));
-  EXPECT_THAT(serial, HasSubstr("/base.cpio.gz... ok"));
+  // iPXE's progress ("... 99%\b\b\b\b ok") varies with timing: the URLs it
+  // fetched are what is stable, and the kernel coming up shows they loaded.
+  EXPECT_THAT(serial, HasSubstr("/vmlinuz..."));
+  EXPECT_THAT(serial, HasSubstr("/base.cpio.gz..."));
   EXPECT_THAT(serial, Not(HasSubstr("state.cpio.gz")));  // no state yet
   EXPECT_THAT(serial, HasSubstr("midwife-guest: up, mac 52:54:00:e2:e0:0a"));
   EXPECT_THAT(serial, HasSubstr("midwife-guest: agent exit 0"));
@@ -95,7 +97,7 @@ TEST_F(HttpBootTest, StateWrittenOnFirstBootIsThereOnSecondBoot) {
 
   ASSERT_TRUE(Boot(host));
   const std::string serial = host.Serial();
-  EXPECT_THAT(serial, HasSubstr("/state.cpio.gz... ok"));
+  EXPECT_THAT(serial, HasSubstr("/boot/52-54-00-e2-e0-0a/state.cpio.gz..."));
   EXPECT_EQ(GuestValue(serial, "kept"), value);
   EXPECT_EQ(GuestValue(serial, "new"), std::nullopt);
   EXPECT_THAT(serial, HasSubstr("midwife-guest: agent exit 0"));
