@@ -62,10 +62,12 @@ CommandResult RunBounded(std::vector<std::string> argv, int seconds) {
 std::string BuildGuest(const std::string& dir) {
   // The kernel cache sits in the build tree, beside bin/.
   const std::string cache =
-      std::filesystem::path(BinaryPath("statestore")).parent_path().parent_path().string() + "/guest-cache";
-  CommandResult r = RunBounded(
-      {"/bin/bash", SourceDir() + "/scripts/build-linux-guest.sh", dir, cache}, 600);
-  if (r.exit_code != 0) return absl::StrCat("build-linux-guest.sh exited ", r.exit_code, ": ", r.out);
+      std::filesystem::path(BinaryPath("statestore")).parent_path().parent_path().string() +
+      "/guest-cache";
+  CommandResult r =
+      RunBounded({"/bin/bash", SourceDir() + "/scripts/build-linux-guest.sh", dir, cache}, 600);
+  if (r.exit_code != 0)
+    return absl::StrCat("build-linux-guest.sh exited ", r.exit_code, ": ", r.out);
   return "";
 }
 
@@ -75,7 +77,8 @@ std::optional<std::string> GuestValue(const std::string& serial, const std::stri
   if (at == std::string::npos) return std::nullopt;
   at += marker.size();
   size_t end = at;
-  while (end < serial.size() && absl::ascii_isxdigit(static_cast<unsigned char>(serial[end]))) ++end;
+  while (end < serial.size() && absl::ascii_isxdigit(static_cast<unsigned char>(serial[end])))
+    ++end;
   if (end == at) return std::nullopt;
   return serial.substr(at, end - at);
 }
@@ -99,9 +102,10 @@ CommandResult Midwife::RunClient(std::vector<std::string> argv) const {
   launcher_ = launcher;
   const std::string store_ready = dir_ + "/statestore.ready";
   std::vector<std::string> store_argv = launcher;
-  for (const std::string& a : {BinaryPath("statestore"), std::string("serve"), std::string("--data"),
-                               dir_ + "/statestore", std::string("--listen"), std::string("127.0.0.1:0"),
-                               std::string("--ready-file"), store_ready}) {
+  for (const std::string& a :
+       {BinaryPath("statestore"), std::string("serve"), std::string("--data"), dir_ + "/statestore",
+        std::string("--listen"), std::string("127.0.0.1:0"), std::string("--ready-file"),
+        store_ready}) {
     store_argv.push_back(a);
   }
   store_ = std::make_unique<ChildProcess>(store_argv, dir_ + "/statestore.log");
@@ -130,29 +134,31 @@ CommandResult Midwife::RunClient(std::vector<std::string> argv) const {
     return ::testing::AssertionFailure() << "the boot server did not start: " << boot_->Log();
   }
   size_t end = ready.find_first_of(" \n", http_at);
-  std::string http_listen = ready.substr(http_at + 5, end == std::string::npos ? end : end - http_at - 5);
+  std::string http_listen =
+      ready.substr(http_at + 5, end == std::string::npos ? end : end - http_at - 5);
   http_port_ = std::stoi(http_listen.substr(http_listen.rfind(':') + 1));
   return ::testing::AssertionSuccess();
 }
 
 ::testing::AssertionResult Midwife::Import(const std::string& guest_dir, const std::string& name,
                                            const std::string& version) {
-  return CommandOk(RunBounded({BinaryPath("imagebuilder"), "--repo", dir_ + "/repo", "import", guest_dir,
-                               "--kind", "linux", "--name", name, "--version", version}),
+  return CommandOk(RunBounded({BinaryPath("imagebuilder"), "--repo", dir_ + "/repo", "import",
+                               guest_dir, "--kind", "linux", "--name", name, "--version", version}),
                    "imagebuilder import");
 }
 
 ::testing::AssertionResult Midwife::Compose(const std::string& from, const std::string& name,
                                             const std::string& version,
                                             const std::string& append_kernelopt) {
-  return CommandOk(RunBounded({BinaryPath("imagebuilder"), "--repo", dir_ + "/repo", "compose", "--from",
-                               from, "--name", name, "--version", version, "--append-kernelopt",
-                               append_kernelopt}),
-                   "imagebuilder compose");
+  return CommandOk(
+      RunBounded({BinaryPath("imagebuilder"), "--repo", dir_ + "/repo", "compose", "--from", from,
+                  "--name", name, "--version", version, "--append-kernelopt", append_kernelopt}),
+      "imagebuilder compose");
 }
 
 ::testing::AssertionResult Midwife::Assign(const std::string& mac, const std::string& image) {
-  std::vector<std::string> argv = {BinaryPath("bootserver"), "assign", "--mac", mac, "--image", image};
+  std::vector<std::string> argv = {
+      BinaryPath("bootserver"), "assign", "--mac", mac, "--image", image};
   for (const std::string& a : StoreClientFlags("--statestore")) argv.push_back(a);
   return CommandOk(RunClient(argv), "bootserver assign");
 }
@@ -208,10 +214,9 @@ std::string Midwife::BootScriptUrl(const std::string& mac) const {
 }
 
 std::string Midwife::Logs() const {
-  return absl::StrCat("--- statestore log (tail) ---\n",
-                      Tail(store_ ? store_->Log() : "", kLogTailLines),
-                      "\n--- bootserver log (tail) ---\n", Tail(boot_ ? boot_->Log() : "", kLogTailLines),
-                      "\n");
+  return absl::StrCat(
+      "--- statestore log (tail) ---\n", Tail(store_ ? store_->Log() : "", kLogTailLines),
+      "\n--- bootserver log (tail) ---\n", Tail(boot_ ? boot_->Log() : "", kLogTailLines), "\n");
 }
 
 QemuGuest::QemuGuest(std::string name, std::string dir, std::vector<std::string> network,
@@ -224,15 +229,16 @@ QemuGuest::QemuGuest(std::string name, std::string dir, std::vector<std::string>
   argv_.push_back(kQemu);
   argv_.push_back("-accel");
   argv_.push_back(accel != nullptr && *accel != '\0' ? accel : "tcg");
-  for (const char* a : {"-machine", "pc", "-m", "256", "-nodefaults",
-                        "-nographic", "-monitor", "none", "-no-reboot"}) {
+  for (const char* a : {"-machine", "pc", "-m", "256", "-nodefaults", "-nographic", "-monitor",
+                        "none", "-no-reboot"}) {
     argv_.push_back(a);
   }
   for (std::string& a : firmware) argv_.push_back(std::move(a));
   for (std::string& a : network) argv_.push_back(std::move(a));
 }
 
-std::vector<std::string> QemuGuest::UserNetwork(const std::string& mac, const std::string& boot_url) {
+std::vector<std::string> QemuGuest::UserNetwork(const std::string& mac,
+                                                const std::string& boot_url) {
   return {"-netdev", "user,id=n0,bootfile=" + boot_url, "-device", "e1000,netdev=n0,mac=" + mac};
 }
 
@@ -244,7 +250,8 @@ void QemuGuest::Start() {
   std::ofstream(absl::StrCat(dir_, "/", name_, ".boot", boots_, ".serial")).flush();
   failure_.clear();
   started_ = std::chrono::steady_clock::now();
-  qemu_ = std::make_unique<ChildProcess>(argv, absl::StrCat(dir_, "/", name_, ".boot", boots_, ".qemu.log"));
+  qemu_ = std::make_unique<ChildProcess>(
+      argv, absl::StrCat(dir_, "/", name_, ".boot", boots_, ".qemu.log"));
 }
 
 bool QemuGuest::WaitForPowerOff(std::chrono::seconds timeout) {
@@ -254,7 +261,8 @@ bool QemuGuest::WaitForPowerOff(std::chrono::seconds timeout) {
     if (std::chrono::steady_clock::now() > deadline) {
       qemu_->Stop(SIGKILL);
       seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-      failure_ = absl::StrCat(name_, " boot ", boots_, " did not power off within ", timeout.count(), " s");
+      failure_ = absl::StrCat(name_, " boot ", boots_, " did not power off within ",
+                              timeout.count(), " s");
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -264,7 +272,8 @@ bool QemuGuest::WaitForPowerOff(std::chrono::seconds timeout) {
     failure_ = absl::StrCat(name_, " boot ", boots_, ": QEMU ended with wait status ", status);
     return false;
   }
-  std::cout << "[ e2e ] " << name_ << " boot " << boots_ << ": powered off after " << seconds_ << " s\n";
+  std::cout << "[ e2e ] " << name_ << " boot " << boots_ << ": powered off after " << seconds_
+            << " s\n";
   return true;
 }
 
@@ -273,12 +282,13 @@ std::string QemuGuest::Serial() const {
 }
 
 std::string QemuGuest::Describe() const {
-  return absl::StrCat("--- ", name_, " boot ", boots_, " (", seconds_, " s) ", failure_,
-                      "\n--- serial console (tail) ---\n", Tail(Serial(), kLogTailLines),
-                      "\n--- QEMU log (tail) ---\n",
-                      Tail(ReadFileOrEmpty(absl::StrCat(dir_, "/", name_, ".boot", boots_, ".qemu.log")),
-                           kLogTailLines),
-                      "\n");
+  return absl::StrCat(
+      "--- ", name_, " boot ", boots_, " (", seconds_, " s) ", failure_,
+      "\n--- serial console (tail) ---\n", Tail(Serial(), kLogTailLines),
+      "\n--- QEMU log (tail) ---\n",
+      Tail(ReadFileOrEmpty(absl::StrCat(dir_, "/", name_, ".boot", boots_, ".qemu.log")),
+           kLogTailLines),
+      "\n");
 }
 
 void PrintLogsIfFailed(const Midwife* midwife, const std::vector<const QemuGuest*>& guests) {

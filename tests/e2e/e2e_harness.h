@@ -71,7 +71,8 @@ class Midwife {
   ::testing::AssertionResult Import(const std::string& guest_dir, const std::string& name,
                                     const std::string& version);
   ::testing::AssertionResult Compose(const std::string& from, const std::string& name,
-                                     const std::string& version, const std::string& append_kernelopt);
+                                     const std::string& version,
+                                     const std::string& append_kernelopt);
   ::testing::AssertionResult Assign(const std::string& mac, const std::string& image);
 
   // `bootserver host --json`; null on failure (the reason goes to the test log).
@@ -109,7 +110,8 @@ class QemuGuest {
   // `firmware` selects it (default SeaBIOS, booting from the network);
   // `launcher` prefixes the argv (nsenter into a namespace).
   QemuGuest(std::string name, std::string dir, std::vector<std::string> network,
-            std::vector<std::string> firmware = {"-boot", "n"}, std::vector<std::string> launcher = {});
+            std::vector<std::string> firmware = {"-boot", "n"},
+            std::vector<std::string> launcher = {});
   QemuGuest(const QemuGuest&) = delete;
   QemuGuest& operator=(const QemuGuest&) = delete;
 

@@ -40,8 +40,8 @@ class HttpBootTest : public ::testing::Test {
   }
 
   QemuGuest& Guest(const std::string& name, const std::string& mac) {
-    guests_.push_back(std::make_unique<QemuGuest>(name, tmp_.path(),
-                                                  QemuGuest::UserNetwork(mac, midwife_->BootScriptUrl(mac))));
+    guests_.push_back(std::make_unique<QemuGuest>(
+        name, tmp_.path(), QemuGuest::UserNetwork(mac, midwife_->BootScriptUrl(mac))));
     return *guests_.back();
   }
 
@@ -65,7 +65,9 @@ TEST_F(HttpBootTest, FirmwareBootsImageOverHttpAndAgentConfirmsIt) {
   ASSERT_TRUE(Boot(host));
 
   const std::string serial = host.Serial();
-  EXPECT_THAT(serial, HasSubstr("midwife: booting guest@1 on 52:54:00:e2:e0:0a"));  // the rendered script ran
+  EXPECT_THAT(
+      serial,
+      HasSubstr("midwife: booting guest@1 on 52:54:00:e2:e0:0a"));  // the rendered script ran
   // iPXE's progress ("... 99%\b\b\b\b ok") varies with timing: the URLs it
   // fetched are what is stable, and the kernel coming up shows they loaded.
   EXPECT_THAT(serial, HasSubstr("/vmlinuz..."));

@@ -74,11 +74,13 @@ class NamespaceHolder {
 class PxeBootTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "the full PXE path needs root: network namespaces, bridge, tap";
+    if (::geteuid() != 0)
+      GTEST_SKIP() << "the full PXE path needs root: network namespaces, bridge, tap";
     site_ = std::make_unique<NamespaceHolder>(tmp_.File("site-ns.log"));
     dhcp_ = std::make_unique<NamespaceHolder>(tmp_.File("dhcp-ns.log"));
     if (!site_->Ready() || !dhcp_->Ready()) {
-      GTEST_SKIP() << "cannot make a network namespace here (unshare --net): " << site_->Log() << dhcp_->Log();
+      GTEST_SKIP() << "cannot make a network namespace here (unshare --net): " << site_->Log()
+                   << dhcp_->Log();
     }
     auto net = RunBounded({"/bin/bash", SourceDir() + "/tests/e2e/pxe-network.sh",
                            std::to_string(site_->pid()), std::to_string(dhcp_->pid())});
@@ -87,8 +89,9 @@ class PxeBootTest : public ::testing::Test {
     // The site's DHCP server: addresses only, no boot options.
     std::vector<std::string> dnsmasq = dhcp_->Enter();
     for (const std::string& a :
-         {std::string("/usr/sbin/dnsmasq"), std::string("--keep-in-foreground"), std::string("--conf-file=/dev/null"),
-          std::string("--port=0"), std::string("--interface=veth1"), std::string("--bind-interfaces"),
+         {std::string("/usr/sbin/dnsmasq"), std::string("--keep-in-foreground"),
+          std::string("--conf-file=/dev/null"), std::string("--port=0"),
+          std::string("--interface=veth1"), std::string("--bind-interfaces"),
           std::string("--dhcp-range=192.168.77.100,192.168.77.150,255.255.255.0,10m"),
           "--dhcp-leasefile=" + tmp_.File("dnsmasq.leases"), std::string("--pid-file="),
           std::string("--log-dhcp"), std::string("--log-facility=-"),
@@ -101,24 +104,26 @@ class PxeBootTest : public ::testing::Test {
     const std::string guest = tmp_.File("guest");
     ASSERT_EQ(BuildGuest(guest), "");
     midwife_ = std::make_unique<Midwife>(tmp_.path());
-    ASSERT_TRUE(midwife_->Start(kSiteAddress, std::string(kSiteAddress) + ":0",
-                                {"--tftp", std::string(kSiteAddress) + ":69", "--proxydhcp", "0.0.0.0"},
-                                site_->Enter()));
+    ASSERT_TRUE(midwife_->Start(
+        kSiteAddress, std::string(kSiteAddress) + ":0",
+        {"--tftp", std::string(kSiteAddress) + ":69", "--proxydhcp", "0.0.0.0"}, site_->Enter()));
     ASSERT_TRUE(midwife_->Import(guest, "guest", "1"));
   }
 
   void TearDown() override {
     PrintLogsIfFailed(midwife_.get(), {guest_.get()});
-    if (HasFailure() && dnsmasq_) std::cout << "--- dnsmasq log (tail) ---\n" << Tail(dnsmasq_->Log(), kLogTailLines) << "\n";
+    if (HasFailure() && dnsmasq_)
+      std::cout << "--- dnsmasq log (tail) ---\n" << Tail(dnsmasq_->Log(), kLogTailLines) << "\n";
   }
 
-  // Boots `mac` on the tap with `firmware` and `nic` ("e1000", "virtio-net-pci,romfile=,bootindex=1").
+  // Boots `mac` on the tap with `firmware` and `nic` ("e1000",
+  // "virtio-net-pci,romfile=,bootindex=1").
   ::testing::AssertionResult Boot(const std::string& mac, std::vector<std::string> firmware,
                                   const std::string& nic) {
     guest_ = std::make_unique<QemuGuest>(
         "host", tmp_.path(),
-        std::vector<std::string>{"-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no", "-device",
-                                 nic + ",netdev=n0,mac=" + mac},
+        std::vector<std::string>{"-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+                                 "-device", nic + ",netdev=n0,mac=" + mac},
         std::move(firmware), site_->Enter());
     guest_->Start();
     if (guest_->WaitForPowerOff()) return ::testing::AssertionSuccess();
@@ -156,8 +161,9 @@ TEST_F(PxeBootTest, BiosFirmwareGetsItsScriptUrlFromProxyDhcp) {
   ASSERT_TRUE(Boot(mac, {"-boot", "n"}, "e1000"));
   // The boot file came from ProxyDHCP, never from dnsmasq.
   EXPECT_THAT(guest_->Serial(), HasSubstr("Next server: 192.168.77.1"));
-  EXPECT_THAT(guest_->Serial(), HasSubstr("Filename: http://192.168.77.1:" + std::to_string(midwife_->http_port()) +
-                                          "/boot/52-54-00-77-00-01/boot.ipxe"));
+  EXPECT_THAT(guest_->Serial(),
+              HasSubstr("Filename: http://192.168.77.1:" + std::to_string(midwife_->http_port()) +
+                        "/boot/52-54-00-77-00-01/boot.ipxe"));
   ExpectHostCameUp(mac);
 }
 
@@ -168,7 +174,8 @@ TEST_F(PxeBootTest, UefiFirmwareChainloadsIpxeOverTftpThenBootsOverHttp) {
   ASSERT_TRUE(Boot(mac, {"-bios", kOvmf}, "virtio-net-pci,romfile=,bootindex=1"));
   const std::string serial = guest_->Serial();
   EXPECT_THAT(serial, HasSubstr("NBP filename is ipxe.efi"));  // EDK2's PXE, from ProxyDHCP
-  EXPECT_THAT(serial, HasSubstr("NBP file downloaded successfully"));  // over the boot server's TFTP
+  EXPECT_THAT(serial,
+              HasSubstr("NBP file downloaded successfully"));  // over the boot server's TFTP
   EXPECT_THAT(serial, HasSubstr("iPXE"));
   ExpectHostCameUp(mac);
 }
