@@ -1,7 +1,8 @@
 #!/bin/sh
 # midwife host agent: runs on the diskless host (ESXi's busybox shell, or the
 # Linux stand-in's), posts the birth report once, then uploads the host's
-# state whenever it changes. POSIX sh + busybox wget, sha256sum, tar, base64.
+# state whenever it changes. POSIX sh + busybox wget, sha256sum, tar, gzip,
+# base64, find, touch, dd.
 #
 # Reads from the kernel command line (the boot server renders it):
 #   PBHOST=host:port        the boot server, as early ESXi PXE prototypes named it
@@ -69,9 +70,19 @@ state_archive() {
   elif [ -f /bootbank/state.tgz ]; then
     echo /bootbank/state.tgz
   else
-    # Not ESXi: a plain tarball of /etc, relative paths.
+    # Not ESXi: a plain tarball of /etc, relative paths, the same bytes for
+    # the same files (names sorted, mtimes 0, no time in the gzip header), so
+    # an unchanged /etc makes no new version on the server, even after a reboot.
     etc=${MIDWIFE_ETC:-/etc}
-    (cd "$etc/.." && tar czf "$work/state.tgz" "$(basename "$etc")") 2>/dev/null
+    name=$(basename "$etc")
+    rm -rf "$work/snap" && mkdir -p "$work/snap"
+    cp -a "$etc" "$work/snap/$name" 2>/dev/null
+    find "$work/snap/$name" -exec touch -h -d @0 {} + 2>/dev/null
+    (cd "$work/snap" && IFS='
+' && set -f && tar c --no-recursion $(find "$name" | LC_ALL=C sort) | gzip -c > "$work/state.tgz") 2>/dev/null
+    # gzip's header holds a modification time in bytes 4-7.
+    dd if=/dev/zero of="$work/state.tgz" bs=1 seek=4 count=4 conv=notrunc 2>/dev/null
+    rm -rf "$work/snap"
     echo "$work/state.tgz"
   fi
 }

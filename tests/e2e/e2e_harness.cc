@@ -189,6 +189,18 @@ std::vector<nlohmann::json> Midwife::Events(const std::string& mac, const std::s
   return found;
 }
 
+int Midwife::VersionCount(const std::string& mac) {
+  std::vector<std::string> argv = {BinaryPath("statestore"), "versions", "--mac", mac, "--json"};
+  for (const std::string& a : StoreClientFlags("--server")) argv.push_back(a);
+  CommandResult r = RunClient(argv);
+  nlohmann::json versions = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  if (r.exit_code != 0 || !versions.is_array()) {
+    ADD_FAILURE() << "statestore versions --mac " << mac << ": " << r.out;
+    return -1;
+  }
+  return static_cast<int>(versions.size());
+}
+
 std::optional<std::string> Midwife::RestoredFile(const std::string& mac, const std::string& path) {
   const std::string out = absl::StrCat(dir_, "/restore-", ++restores_);
   std::filesystem::create_directories(out);

@@ -79,6 +79,8 @@ class Midwife {
   nlohmann::json Host(const std::string& mac);
   // The host's events of `kind` ("FAILED", "CONFIRMED"...), oldest first.
   std::vector<nlohmann::json> Events(const std::string& mac, const std::string& kind);
+  // How many backups `statestore versions` lists; -1 on failure.
+  int VersionCount(const std::string& mac);
   // `statestore restore` of the newest backup, unpacked; the file at `path`
   // ("etc/midwife/value") or nullopt when the backup or the file is missing.
   std::optional<std::string> RestoredFile(const std::string& mac, const std::string& path);

@@ -104,6 +104,8 @@ TEST_F(HttpBootTest, StateWrittenOnFirstBootIsThereOnSecondBoot) {
   EXPECT_EQ(GuestValue(serial, "new"), std::nullopt);
   EXPECT_THAT(serial, HasSubstr("midwife-guest: agent exit 0"));
   EXPECT_EQ(midwife_->RestoredFile(kMacA, kValueFile), value);
+  // The agent packs the same /etc into the same bytes: no new version.
+  EXPECT_EQ(midwife_->VersionCount(kMacA), 1);
 }
 
 // Scenario 4: an image whose host never reports its birth is tried once; the
