@@ -13,10 +13,12 @@ void BootMetrics::Histogram::Add(double seconds) {
   ++count;
 }
 
-void BootMetrics::Observe(const std::string& route, int status, double seconds, uint64_t bytes) {
+void BootMetrics::Observe(const std::string& route, int status, double seconds, uint64_t bytes,
+                          double cpu_seconds) {
   std::lock_guard lock(mu_);
   ++requests_[{route, status}];
   bytes_[route] += bytes;
+  cpu_seconds_[route] += cpu_seconds;
   latency_[route].Add(seconds);
 }
 
@@ -50,6 +52,11 @@ std::string BootMetrics::Render() const {
   out += "# TYPE midwife_http_requests_total counter\n";
   for (const auto& [key, n] : requests_) {
     absl::StrAppend(&out, "midwife_http_requests_total{route=\"", key.first, "\",code=\"", key.second, "\"} ", n, "\n");
+  }
+  out += "# TYPE midwife_http_handler_cpu_seconds_total counter\n";
+  for (const auto& [route, cpu] : cpu_seconds_) {
+    absl::StrAppend(&out, "midwife_http_handler_cpu_seconds_total{route=\"", route, "\"} ",
+                    absl::StrFormat("%.6f", cpu), "\n");
   }
   out += "# TYPE midwife_http_bytes_total counter\n";
   for (const auto& [route, n] : bytes_) {

@@ -17,8 +17,11 @@ class BootMetrics {
   static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                       0.05,   0.1,   0.25,   0.5,   1.0,  5.0};
 
-  // One request of `route` ("boot.ipxe", "boot.cfg", "module", ...).
-  void Observe(const std::string& route, int status, double seconds, uint64_t bytes);
+  // One request of `route` ("boot.ipxe", "boot.cfg", "module", ...): its
+  // latency, and the CPU its handler used on its thread (rendering, cache
+  // lookups; not the zero-copy send of a body, which the kernel does later).
+  void Observe(const std::string& route, int status, double seconds, uint64_t bytes,
+               double cpu_seconds = 0);
   // A boot phase of one host (proxydhcp, tftp, script, bootcfg, modules,
   // state, report) and how long it took since the previous phase.
   void ObservePhase(const std::string& phase, double seconds);
@@ -38,6 +41,7 @@ class BootMetrics {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   std::map<std::string, uint64_t> bytes_;
+  std::map<std::string, double> cpu_seconds_;
   std::map<std::string, Histogram> latency_;
   std::map<std::string, Histogram> phases_;
   std::atomic<uint64_t> store_fallbacks_{0};

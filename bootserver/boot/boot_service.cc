@@ -1,5 +1,7 @@
 #include "bootserver/boot/boot_service.h"
 
+#include <time.h>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -126,12 +128,22 @@ bool BootService::MayBlock(const HttpRequest& request) {
   return request.path.starts_with("/boot/") || request.path.starts_with("/hosts/");
 }
 
+namespace {
+double ThreadCpuSeconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+}  // namespace
+
 HttpResponse BootService::HandleHttp(const HttpRequest& request) {
   auto start = std::chrono::steady_clock::now();
+  const double cpu_start = ThreadCpuSeconds();
   std::string route = "other";
   HttpResponse response = Route(request, route);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  metrics_.Observe(route, response.status, seconds, response.head_only ? 0 : response.ContentLength());
+  metrics_.Observe(route, response.status, seconds, response.head_only ? 0 : response.ContentLength(),
+                   ThreadCpuSeconds() - cpu_start);
   return response;
 }
 

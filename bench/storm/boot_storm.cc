@@ -1,0 +1,582 @@
+// Boot storm: N diskless hosts powering on at once, against midwife (the real
+// statestore and bootserver daemons: ProxyDHCP, TFTP, HTTP) and against the
+// usual static stack (tftpd-hpa + nginx serving the same bytes, each host's
+// boot.ipxe, boot.cfg and state.tgz written out beforehand because those
+// servers cannot render them), measured in the same run.
+//
+//   build/bin/boot_storm [--hosts 1000] [--image-mib 50] [--modules 100]
+//                        [--concurrency 0] [--threads 2] [--client-threads 2]
+//                        [--stack both|midwife|static] [--restart-store-at S]
+//                        [--give-up 300] [--tftp-blksize 1432]
+//
+// Each host's story is bench/storm/storm_host.h. Time-to-booted is power-on
+// to its state uploaded. --concurrency caps how many hosts are booting at
+// once (0: all of them at once, a power cut coming back). --restart-store-at
+// kills the state store (SIGKILL) S seconds into midwife's storm and starts it
+// again on the same port a second later. Peers: Debian's tftpd-hpa and
+// nginx-light (scripts/bench-bootserver.sh names them); needs root, as
+// tftpd-hpa drops to nobody.
+#include <sys/resource.h>
+
+#include <utility>  // Before Boost 1.74's awaitable.hpp, which needs std::exchange.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench/storm/dhcp_hub.h"
+#include "bench/storm/http_connection.h"
+#include "bench/storm/storm_host.h"
+#include "core/file_io.h"
+#include "core/sha256.h"
+#include "imagebuilder/host_render.h"
+#include "imagebuilder/image_ref.h"
+#include "imagebuilder/image_repository.h"
+#include "imagebuilder/state_tarball.h"
+#include "statestore/client.h"
+#include "tests/support/child_process.h"
+#include "tests/support/tar_builder.h"
+
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using midwife::MacAddress;
+using midwife::testing::BinaryPath;
+using midwife::testing::ChildProcess;
+using midwife::testing::RunCommand;
+using midwife::testing::TempDir;
+using namespace midwife::bench;
+
+struct Settings {
+  int hosts = 1000;
+  double image_mib = 50;
+  int modules = 100;
+  int concurrency = 0;
+  int threads = 2;
+  int client_threads = 2;
+  std::string stack = "both";
+  double restart_store_at = -1;
+  int give_up = 300;
+  int tftp_blksize = 1432;
+  std::string tftpd = "/usr/sbin/in.tftpd";
+  std::string nginx = "/usr/sbin/nginx";
+};
+
+bool ParseFlags(int argc, char** argv, Settings& s) {
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (i + 1 >= argc) return false;
+    std::string v = argv[++i];
+    if (flag == "--hosts") s.hosts = std::stoi(v);
+    else if (flag == "--image-mib") s.image_mib = std::stod(v);
+    else if (flag == "--modules") s.modules = std::max(1, std::stoi(v));
+    else if (flag == "--concurrency") s.concurrency = std::stoi(v);
+    else if (flag == "--threads") s.threads = std::stoi(v);
+    else if (flag == "--client-threads") s.client_threads = std::stoi(v);
+    else if (flag == "--stack") s.stack = v;
+    else if (flag == "--restart-store-at") s.restart_store_at = std::stod(v);
+    else if (flag == "--give-up") s.give_up = std::stoi(v);
+    else if (flag == "--tftp-blksize") s.tftp_blksize = std::stoi(v);
+    else if (flag == "--tftpd") s.tftpd = v;
+    else if (flag == "--nginx") s.nginx = v;
+    else return false;
+  }
+  return s.hosts > 0 && (s.stack == "both" || s.stack == "midwife" || s.stack == "static");
+}
+
+uint16_t FreePort(int type) {
+  int fd = ::socket(AF_INET, type, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string Bytes(size_t n, uint64_t seed) {
+  std::string s(n, '\0');
+  std::mt19937_64 rng(seed);
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    uint64_t v = rng();
+    std::memcpy(&s[i], &v, 8);
+  }
+  return s;
+}
+
+// /proc/<pid>/stat utime+stime (+ reaped children's, for forking servers).
+double CpuSeconds(pid_t pid, bool children = false) {
+  std::ifstream stat(absl::StrFormat("/proc/%d/stat", pid));
+  std::string line;
+  std::getline(stat, line);
+  if (line.empty()) return 0;
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 1; i <= 15 && rest >> field; ++i) {
+    if (i == 12 || i == 13 || (children && (i == 14 || i == 15))) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+long StatusKb(pid_t pid, const std::string& key) {
+  std::ifstream status(absl::StrFormat("/proc/%d/status", pid));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
+  }
+  return 0;
+}
+
+std::vector<pid_t> Children(pid_t pid) {
+  std::vector<pid_t> out;
+  std::ifstream f(absl::StrFormat("/proc/%d/task/%d/children", pid, pid));
+  pid_t c;
+  while (f >> c) out.push_back(c);
+  return out;
+}
+
+struct StormResult {
+  std::vector<HostResult> hosts;
+  double wall_seconds = 0;
+};
+
+// Runs every plan's BootHost on `client_threads` threads, at most
+// `concurrency` at once (0: all).
+StormResult RunStorm(const std::vector<HostPlan>& plans, const StackPorts& ports, DhcpHub* hub,
+                     asio::io_context& io, const Settings& s, const StormSettings& storm) {
+  StormResult out;
+  out.hosts.resize(plans.size());
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> done{0};
+  const size_t lanes = s.concurrency > 0 ? std::min<size_t>(s.concurrency, plans.size()) : plans.size();
+  const auto start = Clock::now();
+  for (size_t lane = 0; lane < lanes; ++lane) {
+    auto strand = asio::make_strand(io);
+    asio::co_spawn(
+        strand,
+        [&, strand]() -> asio::awaitable<void> {
+          for (size_t i = next++; i < plans.size(); i = next++) {
+            out.hosts[i] = co_await BootHost(strand, ports, hub, plans[i], storm);
+            // The last host down lets io.run() return: the hub's receive is all that is left.
+            if (++done == plans.size() && hub != nullptr) hub->Stop();
+          }
+        },
+        asio::detached);
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < s.client_threads; ++t) threads.emplace_back([&io] { io.run(); });
+  for (auto& t : threads) t.join();
+  io.restart();
+  out.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return out;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+struct Summary {
+  double p50 = 0, p99 = 0, max = 0, wall = 0;
+  size_t booted = 0;
+  std::map<std::string, int> failures;
+  std::string first_failure;
+  uint64_t bytes = 0;
+  int retries = 0;
+  double server_cpu = 0;
+  long server_rss_kib = 0;
+};
+
+Summary Summarize(const StormResult& r) {
+  Summary s;
+  std::vector<double> times;
+  for (const HostResult& h : r.hosts) {
+    s.bytes += h.bytes;
+    s.retries += h.retries;
+    if (h.ok) {
+      times.push_back(h.seconds);
+    } else {
+      ++s.failures[h.failure_kind];
+      if (s.first_failure.empty()) s.first_failure = h.failure_kind + ": " + h.failure;
+    }
+  }
+  s.booted = times.size();
+  s.p50 = Percentile(times, 0.5);
+  s.p99 = Percentile(times, 0.99);
+  s.max = times.empty() ? 0 : *std::max_element(times.begin(), times.end());
+  s.wall = r.wall_seconds;
+  return s;
+}
+
+std::string FailureText(const Summary& s) {
+  if (s.failures.empty()) return "none";
+  std::string out;
+  for (const auto& [kind, n] : s.failures) absl::StrAppend(&out, out.empty() ? "" : " ", kind, "=", n);
+  return out;
+}
+
+// The synthetic ESXi-shaped image: mboot.c32, a kernel, `modules` modules of
+// `image_mib` in all (a few big ones, many small, as ESXi's are), imported
+// with the project's imagebuilder.
+bool MakeImage(const TempDir& work, const Settings& s) {
+  const std::string dir = work.File("media");
+  std::filesystem::create_directories(dir);
+  const double total = s.image_mib * 1024 * 1024;
+  std::string modules;
+  double weights = 0;
+  for (int i = 0; i < s.modules; ++i) weights += 1.0 / (1 + i);
+  for (int i = 0; i < s.modules; ++i) {
+    const std::string name = absl::StrFormat("m%03d.v00", i);
+    const size_t size = std::max<size_t>(4096, static_cast<size_t>(total / weights / (1 + i)));
+    if (!midwife::WriteFileAtomically(dir + "/" + name, Bytes(size, 1000 + i)).ok()) return false;
+    absl::StrAppend(&modules, i == 0 ? "" : " --- ", "/", name);
+  }
+  if (!midwife::WriteFileAtomically(dir + "/b.b00", Bytes(1 << 20, 7)).ok()) return false;
+  if (!midwife::WriteFileAtomically(dir + "/mboot.c32", Bytes(160 << 10, 8)).ok()) return false;
+  if (!midwife::WriteFileAtomically(dir + "/boot.cfg",
+                                    "bootstate=0\ntitle=Storm\nkernel=/b.b00\nkernelopt=runweasel\nmodules=" +
+                                        modules + "\nbuild=8.0.2-storm\n")
+           .ok()) {
+    return false;
+  }
+  auto r = RunCommand({BinaryPath("imagebuilder"), "import", dir, "--name", "storm", "--version", "1",
+                       "--repo", work.File("repo")});
+  if (r.exit_code != 0) std::fprintf(stderr, "import failed: %s\n", r.out.c_str());
+  return r.exit_code == 0;
+}
+
+struct HostState {
+  std::string stored;    // What the store holds before the storm.
+  std::string rendered;  // The state.tgz the host must be handed.
+};
+
+MacAddress HostMac(int i) {
+  return *MacAddress::Parse(absl::StrFormat("02:57:%02x:%02x:%02x:%02x", (i >> 24) & 0xff,
+                                            (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff));
+}
+
+// ---------------------------------------------------------------- midwife
+struct MidwifeRun {
+  Summary summary;
+  double dynamic_cpu = 0;  // Handler CPU of the per-host routes.
+  long store_calls = 0;
+  long boots = 0;
+};
+
+std::string MetricsText(uint16_t port) {
+  asio::io_context io;
+  std::string text;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    HttpConnection c(io.get_executor(), port, std::chrono::seconds(10));
+    auto r = co_await c.Get("/metrics", true);
+    if (r.ok()) text = r->body;
+  }, asio::detached);
+  io.run();
+  return text;
+}
+
+double SumMetric(const std::string& text, const std::string& pattern) {
+  double sum = 0;
+  std::regex re(pattern);
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it) {
+    sum += std::stod((*it)[1].str());
+  }
+  return sum;
+}
+
+std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
+                                     const std::vector<HostPlan>& plans,
+                                     const std::vector<HostState>& states, const StormSettings& storm) {
+  const uint16_t store_port = FreePort(SOCK_STREAM);
+  const std::string store_addr = absl::StrCat("127.0.0.1:", store_port);
+  const std::string data = work.File("statestore");
+  auto start_store = [&](int n) {
+    const std::string ready = work.File(absl::StrCat("store.ready.", n));
+    auto p = std::make_unique<ChildProcess>(
+        std::vector<std::string>{BinaryPath("statestore"), "serve", "--data", data, "--listen", store_addr,
+                                 "--ready-file", ready},
+        work.File(absl::StrCat("statestore.", n, ".log")));
+    if (midwife::testing::WaitForFile(ready, std::chrono::seconds(30), p.get()).empty()) {
+      std::fprintf(stderr, "statestore did not start: %s\n", p->Log().c_str());
+      return std::unique_ptr<ChildProcess>();
+    }
+    return p;
+  };
+  auto store = start_store(0);
+  if (!store) return std::nullopt;
+  auto admin_token = midwife::ReadSecretFile(data + "/admin.token");
+  if (!admin_token.ok()) return std::nullopt;
+
+  // Every host's state backed up, and one rule booting them all.
+  {
+    midwife::statestore::ClientOptions options;
+    options.server = store_addr;
+    options.token = *admin_token;
+    std::atomic<size_t> next{0};
+    std::atomic<int> failed{0};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 8; ++t) {
+      writers.emplace_back([&] {
+        auto client = midwife::statestore::StateStoreClient::Connect(options);
+        if (!client.ok()) { ++failed; return; }
+        for (size_t i = next++; i < plans.size(); i = next++) {
+          if (!(*client)->Backup(plans[i].mac.ToString(), states[i].stored).ok()) ++failed;
+        }
+      });
+    }
+    for (auto& w : writers) w.join();
+    if (failed > 0) {
+      std::fprintf(stderr, "%d backups failed before the storm\n", failed.load());
+      return std::nullopt;
+    }
+  }
+  if (!midwife::WriteFileAtomically(work.File("rules.json"),
+                                    R"({"rules":[{"name":"storm","image":"storm@1"}]})").ok()) {
+    return std::nullopt;
+  }
+  auto rules = RunCommand({BinaryPath("bootserver"), "rules", "--set", work.File("rules.json"), "--statestore",
+                           store_addr, "--statestore-token-file", data + "/admin.token"});
+  if (rules.exit_code != 0) {
+    std::fprintf(stderr, "rules: %s\n", rules.out.c_str());
+    return std::nullopt;
+  }
+
+  asio::io_context io;
+  DhcpHub hub(io);
+  const std::string ready = work.File("boot.ready");
+  ChildProcess boot({BinaryPath("bootserver"), "serve", "--repo", work.File("repo"), "--statestore", store_addr,
+                     "--statestore-token-file", data + "/admin.token", "--http", "127.0.0.1:0", "--tftp",
+                     "127.0.0.1:0", "--proxydhcp", "127.0.0.1:0:0", "--dhcp-broadcast-address", "127.0.0.1",
+                     "--dhcp-client-port", std::to_string(hub.port()), "--advertise", "127.0.0.1",
+                     "--threads", std::to_string(s.threads), "--ready-file", ready},
+                    work.File("bootserver.log"));
+  const std::string line = midwife::testing::WaitForFile(ready, std::chrono::seconds(30), &boot);
+  std::smatch m;
+  if (!std::regex_search(line, m, std::regex("http=[0-9.]+:([0-9]+) tftp=([0-9]+) dhcp=([0-9]+) pxe=([0-9]+)"))) {
+    std::fprintf(stderr, "bootserver did not start: %s\n", boot.Log().c_str());
+    return std::nullopt;
+  }
+  StackPorts ports{static_cast<uint16_t>(std::stoi(m[1].str())), static_cast<uint16_t>(std::stoi(m[2].str())),
+                   static_cast<uint16_t>(std::stoi(m[3].str())), static_cast<uint16_t>(std::stoi(m[4].str()))};
+  hub.Start();
+
+  const double metrics_cpu0 = SumMetric(MetricsText(ports.http),
+      R"re(midwife_http_handler_cpu_seconds_total\{route="(?:boot\.ipxe|boot\.cfg|state\.tgz|report|state)"\} ([0-9.]+))re");
+  const double calls0 = SumMetric(MetricsText(ports.http), R"(midwife_store_calls_total ([0-9]+))");
+  const double boot_cpu0 = CpuSeconds(boot.pid());
+  const double store_cpu0 = CpuSeconds(store->pid());
+  double store_cpu_before_restart = 0;
+
+  std::thread restarter;
+  std::atomic<bool> storm_over{false};
+  if (s.restart_store_at >= 0) {
+    restarter = std::thread([&] {
+      const auto until = Clock::now() + std::chrono::duration<double>(s.restart_store_at);
+      while (Clock::now() < until && !storm_over) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (storm_over) return;
+      store_cpu_before_restart = CpuSeconds(store->pid()) - store_cpu0;
+      store->Stop(SIGKILL);
+      std::printf("  (state store killed at %.1f s; restarting in 1 s)\n", s.restart_store_at);
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      store = start_store(1);
+    });
+  }
+  StormResult result = RunStorm(plans, ports, &hub, io, s, storm);
+  storm_over = true;
+  if (restarter.joinable()) restarter.join();
+
+  MidwifeRun run;
+  run.summary = Summarize(result);
+  const std::string metrics = MetricsText(ports.http);
+  run.dynamic_cpu = SumMetric(metrics,
+      R"re(midwife_http_handler_cpu_seconds_total\{route="(?:boot\.ipxe|boot\.cfg|state\.tgz|report|state)"\} ([0-9.]+))re") - metrics_cpu0;
+  run.store_calls = static_cast<long>(SumMetric(metrics, R"(midwife_store_calls_total ([0-9]+))") - calls0);
+  run.boots = static_cast<long>(SumMetric(metrics, R"(midwife_boots_total ([0-9]+))"));
+  const double store_cpu = store ? (s.restart_store_at >= 0 ? store_cpu_before_restart + CpuSeconds(store->pid())
+                                                            : CpuSeconds(store->pid()) - store_cpu0)
+                                 : 0;
+  run.summary.server_cpu = CpuSeconds(boot.pid()) - boot_cpu0 + store_cpu;
+  run.summary.server_rss_kib = StatusKb(boot.pid(), "VmHWM") + (store ? StatusKb(store->pid(), "VmHWM") : 0);
+  run.dynamic_cpu += store_cpu;  // Every store cycle is for the per-host parts.
+  boot.Stop(SIGTERM);
+  if (store) store->Stop(SIGTERM);
+  return run;
+}
+
+// ---------------------------------------------------------------- static stack
+std::optional<Summary> RunStatic(const TempDir& work, const Settings& s, const std::vector<HostPlan>& plans,
+                                 const std::vector<HostState>& states, const StormSettings& storm) {
+  const std::string root = work.File("static");
+  std::filesystem::create_directories(root);
+  const uint16_t http_port = FreePort(SOCK_STREAM);
+  const uint16_t tftp_port = FreePort(SOCK_DGRAM);
+  auto repo = midwife::imagebuilder::ImageRepository::Open(work.File("repo"));
+  if (!repo.ok()) return std::nullopt;
+  auto image = (*repo)->Resolve(*midwife::imagebuilder::ParseImageRef("storm@1"));
+  if (!image.ok()) return std::nullopt;
+  // Modules under the same URLs midwife uses, as links to the repository's blobs.
+  const std::string folder = absl::StrCat(root, "/images/", image->digest.hex());
+  std::filesystem::create_directories(folder);
+  auto link = [&](const midwife::imagebuilder::ImageModule& m) {
+    std::filesystem::create_symlink((*repo)->BlobPath(m.digest), folder + "/" + m.name);
+  };
+  link(image->image.kernel);
+  for (const auto& m : image->image.modules) link(m);
+  for (const auto& m : image->image.loaders) link(m);
+  const std::string url = absl::StrCat("http://127.0.0.1:", http_port);
+  for (size_t i = 0; i < plans.size(); ++i) {
+    midwife::imagebuilder::HostBootContext host{plans[i].mac, url, "static-token", 0, image->digest, true};
+    const std::string dir = absl::StrCat(root, "/boot/", plans[i].mac.ToDashed());
+    std::filesystem::create_directories(dir);
+    if (!midwife::WriteFileAtomically(dir + "/boot.ipxe", midwife::imagebuilder::RenderIpxeScript(
+                                          image->image, host, midwife::imagebuilder::Firmware::kBios)).ok() ||
+        !midwife::WriteFileAtomically(dir + "/boot.cfg", midwife::imagebuilder::RenderHostBootCfg(image->image, host)).ok() ||
+        !midwife::WriteFileAtomically(dir + "/state.tgz", states[i].rendered).ok()) {
+      return std::nullopt;
+    }
+  }
+  const std::string tftp_root = work.File("tftproot");
+  std::filesystem::create_directories(tftp_root);
+  std::filesystem::copy_file("/usr/lib/ipxe/undionly.kpxe", tftp_root + "/undionly.kpxe");
+  ::chmod(tftp_root.c_str(), 0755);
+  ::chmod((tftp_root + "/undionly.kpxe").c_str(), 0644);
+  ::chmod(work.path().c_str(), 0755);
+  ChildProcess tftpd({s.tftpd, "-L", "-s", tftp_root, "-a", absl::StrCat("127.0.0.1:", tftp_port)},
+                     work.File("tftpd.log"));
+  {
+    std::ofstream conf(work.File("nginx.conf"));
+    conf << "worker_processes " << s.threads << ";\nworker_rlimit_nofile 65536;\n"
+         << "error_log " << work.File("nginx-error.log") << " warn;\npid " << work.File("nginx.pid") << ";\n"
+         << "events { worker_connections 20000; }\nhttp {\n  access_log off;\n  sendfile on;\n"
+         << "  tcp_nopush on;\n  tcp_nodelay on;\n  keepalive_requests 100000;\n  keepalive_timeout 65;\n"
+         << "  default_type application/octet-stream;\n  client_max_body_size 16m;\n";
+    for (const char* temp : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"})
+      conf << "  " << temp << "_temp_path " << work.File(std::string(temp) + "_temp") << ";\n";
+    conf << "  server {\n    listen 127.0.0.1:" << http_port << " backlog=65535;\n    root " << root << ";\n"
+         << "    location /hosts/ { return 204; }\n  }\n}\n";
+  }
+  ChildProcess nginx({s.nginx, "-p", work.path(), "-e", work.File("nginx-error.log"), "-c", work.File("nginx.conf"),
+                      "-g", "daemon off;"},
+                     work.File("nginx.log"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // Workers forked, tftpd bound.
+  std::vector<pid_t> workers = Children(nginx.pid());
+  auto cpu_now = [&] {
+    double cpu = CpuSeconds(tftpd.pid(), true) + CpuSeconds(nginx.pid());
+    for (pid_t w : workers) cpu += CpuSeconds(w);
+    return cpu;
+  };
+  const double cpu0 = cpu_now();
+  asio::io_context io;
+  StormResult result = RunStorm(plans, StackPorts{http_port, tftp_port, 0, 0}, nullptr, io, s, storm);
+  Summary summary = Summarize(result);
+  summary.server_cpu = cpu_now() - cpu0;
+  summary.server_rss_kib = StatusKb(tftpd.pid(), "VmHWM") + StatusKb(nginx.pid(), "VmHWM");
+  for (pid_t w : workers) summary.server_rss_kib += StatusKb(w, "VmHWM");
+  nginx.Stop(SIGQUIT);
+  tftpd.Stop(SIGTERM);
+  return summary;
+}
+
+std::string Ratio(double a, double b) { return b > 0 ? absl::StrFormat("%.2fx", a / b) : "-"; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  if (!ParseFlags(argc, argv, s)) {
+    std::fprintf(stderr, "usage: boot_storm [--hosts N] [--image-mib M] [--modules K] [--concurrency C]\n"
+                         "  [--threads T] [--client-threads T] [--stack both|midwife|static]\n"
+                         "  [--restart-store-at S] [--give-up S] [--tftp-blksize B]\n");
+    return 2;
+  }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  rlimit nofile{};
+  ::getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = nofile.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &nofile);
+
+  TempDir work;
+  if (!MakeImage(work, s)) return 1;
+  std::vector<HostPlan> plans;
+  std::vector<HostState> states;
+  for (int i = 0; i < s.hosts; ++i) {
+    const std::string conf = absl::StrFormat("/adv/Misc/HostName = \"storm-%06d\"\n/system/uuid = \"%016x\"\n", i,
+                                             std::mt19937_64(i)());
+    HostState st;
+    st.stored = midwife::testing::MakeEsxiStateTgz({{"etc/vmware/esx.conf", conf}, {"etc/hosts", "127.0.0.1 localhost\n"}});
+    auto rendered = midwife::imagebuilder::EsxiStateFromBackup(st.stored);
+    if (!rendered.ok()) return 1;
+    st.rendered = *rendered;
+    plans.push_back(HostPlan{HostMac(i + 1), midwife::Sha256Hex(st.rendered),
+                             midwife::testing::MakeEsxiStateTgz(
+                                 {{"etc/vmware/esx.conf", conf + "/adv/Misc/Booted = \"1\"\n"}})});
+    states.push_back(std::move(st));
+  }
+  StormSettings storm;
+  storm.tftp.blksize = s.tftp_blksize;
+  storm.give_up = std::chrono::seconds(s.give_up);
+
+  std::printf("boot storm: %d hosts, image of %d modules, %.0f MiB, %s at once; server threads %d, client threads %d\n",
+              s.hosts, s.modules, s.image_mib,
+              s.concurrency > 0 ? std::to_string(s.concurrency).c_str() : "all", s.threads, s.client_threads);
+  std::optional<MidwifeRun> mw;
+  std::optional<Summary> st;
+  if (s.stack != "static") {
+    mw = RunMidwife(work, s, plans, states, storm);
+    if (!mw) return 1;
+  }
+  if (s.stack != "midwife") {
+    st = RunStatic(work, s, plans, states, storm);
+    if (!st) return 1;
+  }
+  auto row = [](const char* name, const Summary& x) {
+    std::printf("%-22s %7zu %9.2fs %9.2fs %9.2fs %9.2fs %10.1f %11.2fs %10ld  %s\n", name, x.booted, x.p50, x.p99,
+                x.max, x.wall, static_cast<double>(x.bytes) / 1e9, x.server_cpu, x.server_rss_kib / 1024,
+                FailureText(x).c_str());
+  };
+  std::printf("\n%-22s %7s %10s %10s %10s %10s %10s %12s %10s  %s\n", "stack", "booted", "p50", "p99", "max", "wall",
+              "GB", "server CPU", "RSS MiB", "failures");
+  if (mw) row("midwife", mw->summary);
+  if (st) row("tftpd-hpa + nginx", *st);
+  if (mw && st) {
+    std::printf("\nmidwife / static: p50 %s, p99 %s (goal <= 0.50x), wall %s, server CPU %s\n",
+                Ratio(mw->summary.p50, st->p50).c_str(), Ratio(mw->summary.p99, st->p99).c_str(),
+                Ratio(mw->summary.wall, st->wall).c_str(), Ratio(mw->summary.server_cpu, st->server_cpu).c_str());
+  }
+  if (mw) {
+    std::printf("midwife: per-host dynamic parts (handler CPU of boot.ipxe, boot.cfg, state.tgz, report, state "
+                "upload, plus all state store CPU) %.2fs of %.2fs server CPU = %.1f%% (goal < 5%%)\n",
+                mw->dynamic_cpu, mw->summary.server_cpu,
+                mw->summary.server_cpu > 0 ? 100 * mw->dynamic_cpu / mw->summary.server_cpu : 0);
+    std::printf("midwife: %ld store round trips for %zu hosts booted (%d retries followed)\n", mw->store_calls,
+                mw->summary.booted, mw->summary.retries);
+    if (!mw->summary.first_failure.empty()) std::printf("midwife first failure: %s\n", mw->summary.first_failure.c_str());
+  }
+  if (st && !st->first_failure.empty()) std::printf("static first failure: %s\n", st->first_failure.c_str());
+  const bool clean = (!mw || mw->summary.failures.empty()) && (!st || st->failures.empty());
+  return clean ? 0 : 1;
+}

@@ -1,0 +1,130 @@
+#include "bench/storm/dhcp_hub.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "bootserver/dhcp/dhcp_options.h"
+
+namespace midwife::bench {
+namespace asio = boost::asio;
+namespace dhcp = bootserver::dhcp;
+using asio::ip::udp;
+
+namespace {
+
+constexpr auto kReplyTimeout = std::chrono::seconds(4);  // PXE ROMs wait 4 s, then retry.
+constexpr int kAttempts = 4;
+
+dhcp::DhcpPacket PxeRequest(const MacAddress& mac, uint32_t xid, dhcp::MessageType type) {
+  dhcp::DhcpPacket p;
+  p.xid = xid;
+  p.flags = dhcp::kBroadcastFlag;
+  std::copy(mac.bytes().begin(), mac.bytes().end(), p.chaddr.begin());
+  p.SetOption(53, std::vector<uint8_t>{static_cast<uint8_t>(type)});
+  p.SetOption(60, "PXEClient:Arch:00000:UNDI:002001");
+  p.SetOption(93, std::vector<uint8_t>{0, 0});     // BIOS
+  p.SetOption(94, std::vector<uint8_t>{1, 2, 1});  // UNDI 2.1
+  std::vector<uint8_t> guid(17, 0);
+  for (size_t i = 0; i < 6; ++i) guid[11 + i] = mac.bytes()[i];
+  p.SetOption(97, guid);
+  return p;
+}
+
+}  // namespace
+
+DhcpHub::DhcpHub(asio::io_context& io)
+    : socket_(io, udp::endpoint(asio::ip::address_v4::loopback(), 0)) {
+  socket_.set_option(asio::socket_base::receive_buffer_size(8 << 20));
+}
+
+void DhcpHub::Start() { asio::co_spawn(socket_.get_executor(), ReceiveLoop(), asio::detached); }
+
+void DhcpHub::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  asio::post(socket_.get_executor(), [this] { socket_.close(); });
+}
+
+asio::awaitable<void> DhcpHub::ReceiveLoop() {
+  std::vector<uint8_t> buffer(1500);
+  for (;;) {
+    boost::system::error_code ec;
+    udp::endpoint from;
+    size_t n = co_await socket_.async_receive_from(asio::buffer(buffer), from,
+                                                   asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      std::lock_guard lock(mu_);
+      if (stopping_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
+      continue;
+    }
+    auto packet = dhcp::Parse(std::span<const uint8_t>(buffer.data(), n));
+    if (!packet.ok()) continue;
+    std::lock_guard lock(mu_);
+    auto it = waiting_.find(packet->xid);
+    if (it == waiting_.end() || it->second->reply) continue;
+    it->second->reply = *std::move(packet);
+    asio::steady_timer* timer = it->second->timer;
+    // On the waiter's own executor, after it has started waiting.
+    asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+  }
+}
+
+asio::awaitable<absl::StatusOr<dhcp::DhcpPacket>> DhcpHub::Transact(const dhcp::DhcpPacket& request,
+                                                                   uint16_t port) {
+  auto bytes = dhcp::Serialize(request);
+  if (!bytes.ok()) co_return bytes.status();
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  Waiter waiter{std::nullopt, &timer};
+  {
+    std::lock_guard lock(mu_);
+    waiting_[request.xid] = &waiter;
+  }
+  const udp::endpoint to(asio::ip::address_v4::loopback(), port);
+  absl::StatusOr<dhcp::DhcpPacket> result = absl::DeadlineExceededError(
+      absl::StrCat("no ProxyDHCP answer on port ", port, " after ", kAttempts, " tries"));
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    boost::system::error_code ec;
+    co_await socket_.async_send_to(asio::buffer(*bytes), to, asio::redirect_error(asio::use_awaitable, ec));
+    {
+      std::lock_guard lock(mu_);
+      if (waiter.reply) break;
+      timer.expires_after(kReplyTimeout);
+    }
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    std::lock_guard lock(mu_);
+    if (waiter.reply) break;
+  }
+  std::lock_guard lock(mu_);
+  waiting_.erase(request.xid);
+  if (waiter.reply) result = *std::move(waiter.reply);
+  co_return result;
+}
+
+asio::awaitable<absl::StatusOr<std::string>> DhcpHub::PxeExchange(const MacAddress& mac,
+                                                                  uint16_t dhcp_port,
+                                                                  uint16_t pxe_port) {
+  uint32_t xid;
+  {
+    std::lock_guard lock(mu_);
+    xid = next_xid_++;
+  }
+  auto offer = co_await Transact(PxeRequest(mac, xid, dhcp::MessageType::kDiscover), dhcp_port);
+  if (!offer.ok()) co_return offer.status();
+  dhcp::DhcpPacket request = PxeRequest(mac, xid, dhcp::MessageType::kRequest);
+  request.ciaddr = {127, 0, 0, 1};
+  auto ack = co_await Transact(request, pxe_port);
+  if (!ack.ok()) co_return ack.status();
+  std::string file = ack->OptionText(67);
+  if (file.empty()) file = ack->file;
+  if (file.empty()) co_return absl::NotFoundError("ProxyDHCP ACK names no boot file");
+  co_return file;
+}
+
+}  // namespace midwife::bench
