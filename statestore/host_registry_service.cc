@@ -45,6 +45,12 @@ grpc::Status HostRegistryService::BeginBoot(grpc::ServerContext* context,
   if (!decision->discovered()) {
     auto newest = backups_.Stat(*mac);
     if (newest.ok()) {
+      if (newest->size() <= request->inline_state_max_bytes() &&
+          newest->sha256() != request->known_state_sha256()) {
+        // Restore checks the digest; a version pruned meanwhile is simply not inlined.
+        auto restored = backups_.Restore(*mac, newest->version());
+        if (restored.ok()) decision->set_newest_state_archive(std::move(restored->archive));
+      }
       *decision->mutable_newest_state() = *std::move(newest);
     } else if (!absl::IsNotFound(newest.status())) {
       return ToGrpcStatus(newest.status());

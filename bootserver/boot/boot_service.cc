@@ -230,6 +230,8 @@ absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
   v1::BootRequest request;
   request.set_mac(mac.ToString());
   *request.mutable_facts() = facts;
+  request.set_inline_state_max_bytes(options_.inline_state_bytes);
+  request.set_known_state_sha256(KnownStateSha256(mac));
   auto decision = registry_.BeginBoot(request);
   if (!decision.ok()) {
     if (absl::IsUnavailable(decision.status()) || absl::IsDeadlineExceeded(decision.status())) {
@@ -241,18 +243,23 @@ absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
     return decision.status();
   }
   HostBoot boot;
-  boot.decision = *decision;
+  boot.decision = *std::move(decision);
+  if (!boot.decision.newest_state_archive().empty()) {
+    boot.state_archive = std::make_shared<const std::string>(
+        std::move(*boot.decision.mutable_newest_state_archive()));
+    boot.decision.clear_newest_state_archive();
+  }
   boot.at = std::chrono::steady_clock::now();
-  if (!decision->discovered()) {
-    ASSIGN_OR_RETURN(boot.image, ResolveImage(decision->image()));
+  if (!boot.decision.discovered()) {
+    ASSIGN_OR_RETURN(boot.image, ResolveImage(boot.decision.image()));
   }
   metrics_.CountBoot();
   LogEvent("boot", {{"mac", mac.ToString()},
                     {"address", facts.address()},
-                    {"image", decision->image()},
-                    {"bank", decision->bank()},
-                    {"bootstate", std::to_string(decision->bootstate())},
-                    {"reason", decision->reason()}});
+                    {"image", boot.decision.image()},
+                    {"bank", boot.decision.bank()},
+                    {"bootstate", std::to_string(boot.decision.bootstate())},
+                    {"reason", boot.decision.reason()}});
   std::lock_guard lock(mu_);
   boots_[mac.ToString()] = boot;
   if (!facts.address().empty()) mac_by_address_[facts.address()] = mac.ToString();
@@ -269,6 +276,17 @@ absl::StatusOr<BootService::HostBoot> BootService::LastBoot(const MacAddress& ma
   }
   if (!address.empty()) mac_by_address_[address] = mac.ToString();
   return it->second;
+}
+
+std::string BootService::KnownStateSha256(const MacAddress& mac) {
+  std::lock_guard lock(mu_);
+  for (const char* suffix : {".tgz", ".cpio"}) {
+    auto it = newest_state_.find(mac.ToString() + suffix);
+    if (it != newest_state_.end() && states_.count(it->second) > 0) {
+      return it->second.substr(0, it->second.size() - std::string_view(suffix).size());
+    }
+  }
+  return "";
 }
 
 std::optional<BootService::HostBoot> BootService::CurrentBoot(const MacAddress& mac) {
@@ -339,11 +357,14 @@ absl::StatusOr<std::shared_ptr<const std::string>> BootService::RenderedState(co
                                                                               bool cpio,
                                                                               std::string* etag) {
   const std::string suffix = cpio ? ".cpio" : ".tgz";
-  // Within a boot, the state its decision named: no store round trip.
+  // Within a boot, the state its decision named (and, the first time, its
+  // bytes): no store round trip.
   absl::StatusOr<v1::VersionInfo> stat = absl::NotFoundError(
       absl::StrCat("no backup stored for host ", mac.ToString()));
+  std::shared_ptr<const std::string> inlined;
   if (auto current = CurrentBoot(mac); current && current->decision.has_newest_state()) {
     stat = current->decision.newest_state();
+    inlined = current->state_archive;
   } else {
     stat = store_.Stat(mac.ToString());
   }
@@ -367,7 +388,12 @@ absl::StatusOr<std::shared_ptr<const std::string>> BootService::RenderedState(co
       return it->second.bytes;
     }
   }
-  ASSIGN_OR_RETURN(statestore::RestoredBackup backup, store_.Restore(mac.ToString(), stat->version()));
+  statestore::RestoredBackup backup;
+  if (inlined != nullptr && Sha256Hex(*inlined) == stat->sha256()) {
+    backup.archive = *inlined;
+  } else {
+    ASSIGN_OR_RETURN(backup, store_.Restore(mac.ToString(), stat->version()));
+  }
   absl::StatusOr<std::string> rendered = cpio ? imagebuilder::CpioOverlayFromBackup(backup.archive)
                                               : imagebuilder::EsxiStateFromBackup(backup.archive);
   if (!rendered.ok()) return rendered.status();
@@ -384,6 +410,8 @@ absl::StatusOr<std::shared_ptr<const std::string>> BootService::RenderedState(co
     states_bytes_ += bytes->size();
   }
   newest_state_[mac.ToString() + suffix] = key;
+  // Rendered: the raw bytes need not wait out the boot window in memory.
+  if (auto it = boots_.find(mac.ToString()); it != boots_.end()) it->second.state_archive.reset();
   return bytes;
 }
 

@@ -41,6 +41,8 @@ struct BootServiceOptions {
   // come from the decision its boot.ipxe made (no store round trip) for this
   // long; after it, the next fetch of boot.cfg starts a new boot.
   std::chrono::seconds boot_window{600};
+  // A host's newest backup up to this size comes with its boot decision.
+  uint32_t inline_state_bytes = 1 << 20;
 };
 
 // What the boot server serves, over HTTP and TFTP alike: each host's iPXE
@@ -80,6 +82,8 @@ class BootService {
     // Shared by every host booting the image: a boot record stays small.
     std::shared_ptr<const imagebuilder::ResolvedImage> image;
     std::chrono::steady_clock::time_point at;
+    // The newest backup's bytes when BeginBoot sent them along, until rendered.
+    std::shared_ptr<const std::string> state_archive;
   };
 
   HttpResponse Route(const HttpRequest& request, std::string& route);
@@ -98,6 +102,8 @@ class BootService {
   // the last decision when the store does not answer.
   absl::StatusOr<HostBoot> Decide(const MacAddress& mac, const statestore::v1::HostFacts& facts);
   absl::StatusOr<HostBoot> LastBoot(const MacAddress& mac, const std::string& address);
+  // The SHA-256 of the backup whose rendering this server holds for `mac`.
+  std::string KnownStateSha256(const MacAddress& mac);
   // The boot of `mac` decided less than boot_window ago, if any.
   std::optional<HostBoot> CurrentBoot(const MacAddress& mac);
   absl::StatusOr<std::shared_ptr<const imagebuilder::ResolvedImage>> ResolveImage(const std::string& ref);
