@@ -7,8 +7,12 @@
 //   build/bin/boot_storm [--hosts 1000] [--image-mib 50] [--modules 100]
 //                        [--concurrency 0] [--threads 2] [--client-threads 2]
 //                        [--stack both|midwife|static] [--restart-store-at S]
-//                        [--give-up 300] [--tftp-blksize 1432]
+//                        [--give-up 300] [--tftp-blksize 1432] [--agent on|off]
 //
+// --agent off ends each host at its state.tgz (no birth report or state
+// upload): then every state store cycle is spent on the boot itself, and the
+// "dynamic parts" share is exactly that of boot.ipxe, boot.cfg, state.tgz,
+// rules and the bank decision.
 // Each host's story is bench/storm/storm_host.h. Time-to-booted is power-on
 // to its state uploaded. --concurrency caps how many hosts are booting at
 // once (0: all of them at once, a power cut coming back). --restart-store-at
@@ -78,6 +82,7 @@ struct Settings {
   double restart_store_at = -1;
   int give_up = 300;
   int tftp_blksize = 1432;
+  bool agent = true;
   std::string tftpd = "/usr/sbin/in.tftpd";
   std::string nginx = "/usr/sbin/nginx";
 };
@@ -97,6 +102,7 @@ bool ParseFlags(int argc, char** argv, Settings& s) {
     else if (flag == "--restart-store-at") s.restart_store_at = std::stod(v);
     else if (flag == "--give-up") s.give_up = std::stoi(v);
     else if (flag == "--tftp-blksize") s.tftp_blksize = std::stoi(v);
+    else if (flag == "--agent") s.agent = v != "off";
     else if (flag == "--tftpd") s.tftpd = v;
     else if (flag == "--nginx") s.nginx = v;
     else return false;
@@ -510,7 +516,7 @@ int main(int argc, char** argv) {
   if (!ParseFlags(argc, argv, s)) {
     std::fprintf(stderr, "usage: boot_storm [--hosts N] [--image-mib M] [--modules K] [--concurrency C]\n"
                          "  [--threads T] [--client-threads T] [--stack both|midwife|static]\n"
-                         "  [--restart-store-at S] [--give-up S] [--tftp-blksize B]\n");
+                         "  [--restart-store-at S] [--give-up S] [--tftp-blksize B] [--agent on|off]\n");
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -539,6 +545,7 @@ int main(int argc, char** argv) {
   StormSettings storm;
   storm.tftp.blksize = s.tftp_blksize;
   storm.give_up = std::chrono::seconds(s.give_up);
+  storm.agent = s.agent;
 
   std::printf("boot storm: %d hosts, image of %d modules, %.0f MiB, %s at once; server threads %d, client threads %d\n",
               s.hosts, s.modules, s.image_mib,
@@ -568,8 +575,9 @@ int main(int argc, char** argv) {
                 Ratio(mw->summary.wall, st->wall).c_str(), Ratio(mw->summary.server_cpu, st->server_cpu).c_str());
   }
   if (mw) {
-    std::printf("midwife: per-host dynamic parts (handler CPU of boot.ipxe, boot.cfg, state.tgz, report, state "
-                "upload, plus all state store CPU) %.2fs of %.2fs server CPU = %.1f%% (goal < 5%%)\n",
+    std::printf("midwife: per-host dynamic parts (handler CPU of boot.ipxe, boot.cfg, state.tgz%s, plus all state "
+                "store CPU) %.2fs of %.2fs server CPU = %.1f%% (goal < 5%%)\n",
+                s.agent ? ", report, state upload" : "",
                 mw->dynamic_cpu, mw->summary.server_cpu,
                 mw->summary.server_cpu > 0 ? 100 * mw->dynamic_cpu / mw->summary.server_cpu : 0);
     std::printf("midwife: %ld store round trips for %zu hosts booted (%d retries followed)\n", mw->store_calls,

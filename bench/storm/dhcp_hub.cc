@@ -1,5 +1,7 @@
 #include "bench/storm/dhcp_hub.h"
 
+#include <random>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -9,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bootserver/dhcp/dhcp_options.h"
+#include "bootserver/socket_buffers.h"
 
 namespace midwife::bench {
 namespace asio = boost::asio;
@@ -17,7 +20,8 @@ using asio::ip::udp;
 
 namespace {
 
-constexpr auto kReplyTimeout = std::chrono::seconds(4);  // PXE ROMs wait 4 s, then retry.
+// PXE ROMs wait 4, 8, 16 then 32 s between tries (PXE 2.1, 2.2.1); a random
+// spread keeps a rack's retries from arriving together again.
 constexpr int kAttempts = 4;
 
 dhcp::DhcpPacket PxeRequest(const MacAddress& mac, uint32_t xid, dhcp::MessageType type) {
@@ -39,7 +43,7 @@ dhcp::DhcpPacket PxeRequest(const MacAddress& mac, uint32_t xid, dhcp::MessageTy
 
 DhcpHub::DhcpHub(asio::io_context& io)
     : socket_(io, udp::endpoint(asio::ip::address_v4::loopback(), 0)) {
-  socket_.set_option(asio::socket_base::receive_buffer_size(8 << 20));
+  bootserver::RequestReceiveBuffer(socket_.native_handle(), 16 << 20);
 }
 
 void DhcpHub::Start() { asio::co_spawn(socket_.get_executor(), ReceiveLoop(), asio::detached); }
@@ -95,7 +99,10 @@ asio::awaitable<absl::StatusOr<dhcp::DhcpPacket>> DhcpHub::Transact(const dhcp::
     {
       std::lock_guard lock(mu_);
       if (waiter.reply) break;
-      timer.expires_after(kReplyTimeout);
+      thread_local std::mt19937 jitter(std::random_device{}());
+      const int base_ms = 4000 << attempt;
+      timer.expires_after(std::chrono::milliseconds(
+          std::uniform_int_distribution<int>(base_ms * 3 / 4, base_ms * 5 / 4)(jitter)));
     }
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     std::lock_guard lock(mu_);

@@ -154,6 +154,11 @@ asio::awaitable<HostResult> BootHost(asio::any_io_executor executor, const Stack
     }
   }
   if (!plan.state_sha256.empty() && state_target.empty()) co_return Failed("state", "no state.tgz in the boot");
+  if (!settings.agent) {
+    result.ok = true;
+    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    co_return result;
+  }
 
   std::vector<std::pair<std::string, std::string>> auth;
   auth.emplace_back("Authorization", "Bearer " + token);

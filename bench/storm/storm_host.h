@@ -45,6 +45,7 @@ struct StormSettings {
   std::chrono::seconds http_timeout{60};
   std::chrono::milliseconds retry_pause{1000};  // Instead of the script's "sleep".
   std::chrono::seconds give_up{300};            // A host still not up by then failed.
+  bool agent = true;  // false: up once its state.tgz is in (no report, no upload)
 };
 
 struct HostResult {

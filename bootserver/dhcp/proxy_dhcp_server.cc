@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bootserver/listen_address.h"
+#include "bootserver/socket_buffers.h"
 #include "bootserver/dhcp/client_arch.h"
 #include "core/log.h"
 
@@ -17,6 +18,8 @@ using udp = asio::ip::udp;
 // A DHCP message is at most 576 bytes unless the client allows more
 // (option 57); 1500 covers any Ethernet frame.
 constexpr size_t kMaxDatagram = 1500;
+// Room for a few thousand DISCOVERs arriving together (a rack powering on).
+constexpr int kReceiveBufferBytes = 8 << 20;
 
 struct Listener {
   explicit Listener(asio::io_context& io, dhcp::ProxyPort p) : socket(io), port(p) {}
@@ -49,6 +52,7 @@ struct ProxyDhcpServer::Shared : std::enable_shared_from_this<ProxyDhcpServer::S
     if (!ec) l.socket.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) l.socket.set_option(asio::socket_base::broadcast(true), ec);
     if (!ec) l.socket.bind(endpoint, ec);
+    if (!ec) RequestReceiveBuffer(l.socket.native_handle(), kReceiveBufferBytes);
     if (ec) {
       return absl::UnavailableError(absl::StrCat("cannot listen for ProxyDHCP on ", options.address,
                                                  ":", port, ": ", ec.message()));

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bootserver/listen_address.h"
+#include "bootserver/socket_buffers.h"
 #include "bootserver/tftp/tftp_codec.h"
 #include "bootserver/tftp/tftp_path.h"
 #include "core/log.h"
@@ -220,9 +221,7 @@ absl::Status TftpServer::Start() {
   udp::endpoint endpoint(*address, shared_->options.port);
   shared_->socket.open(endpoint.protocol(), ec);
   if (!ec) shared_->socket.bind(endpoint, ec);
-  // A boot storm sends hundreds of requests at once; the kernel caps this at
-  // net.core.rmem_max, so raise that sysctl for very large fleets.
-  if (!ec) shared_->socket.set_option(asio::socket_base::receive_buffer_size(4 << 20), ec);
+  if (!ec) RequestReceiveBuffer(shared_->socket.native_handle(), 8 << 20);
   if (ec) {
     return absl::UnavailableError(absl::StrCat("cannot listen for TFTP on ",
                                                shared_->options.address, ":", shared_->options.port,
