@@ -221,7 +221,8 @@ absl::StatusOr<std::shared_ptr<const imagebuilder::ResolvedImage>> BootService::
   auto image = std::make_shared<const imagebuilder::ResolvedImage>(std::move(resolved));
   std::lock_guard lock(mu_);
   images_[ref_text] = image;
-  manifests_[image->digest.hex()] = image->image;
+  manifests_[image->digest.hex()] =
+      std::shared_ptr<const imagebuilder::ImageManifest>(image, &image->image);
   return image;
 }
 
@@ -490,22 +491,23 @@ HttpResponse BootService::UploadState(const MacAddress& mac, const HttpRequest& 
 HttpResponse BootService::ImageModule(const std::string& manifest_hex, const std::string& name,
                                       const HttpRequest& request) {
   if (!IsHex64(manifest_hex)) return TextResponse(400, "image digest must be 64 lower-case hex digits");
-  imagebuilder::ImageManifest manifest;
+  // Shared, not copied: this runs for every module of every booting host.
+  std::shared_ptr<const imagebuilder::ImageManifest> manifest;
   {
     std::lock_guard lock(mu_);
     auto it = manifests_.find(manifest_hex);
     if (it != manifests_.end()) manifest = it->second;
   }
-  if (manifest.modules.empty() && manifest.kernel.name.empty()) {
+  if (manifest == nullptr) {
     auto digest = BlobDigest::FromHex(manifest_hex);
     if (!digest.ok()) return ErrorResponse(digest.status());
     auto read = repository_.ReadImage(*digest);
     if (!read.ok()) return ErrorResponse(read.status());
-    manifest = *read;
+    manifest = std::make_shared<const imagebuilder::ImageManifest>(*std::move(read));
     std::lock_guard lock(mu_);
     manifests_[manifest_hex] = manifest;
   }
-  const imagebuilder::ImageModule* module = imagebuilder::FindModule(manifest, name);
+  const imagebuilder::ImageModule* module = imagebuilder::FindModule(*manifest, name);
   if (module == nullptr) return TextResponse(404, "image has no module " + name);
   return Blob(module->digest.hex(), request);
 }

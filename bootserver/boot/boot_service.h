@@ -127,7 +127,7 @@ class BootService {
   std::mutex mu_;
   std::map<std::string, HostBoot> boots_;                                  // by MAC
   std::map<std::string, std::shared_ptr<const imagebuilder::ResolvedImage>> images_;  // by ref
-  std::map<std::string, imagebuilder::ImageManifest> manifests_;           // by digest hex
+  std::map<std::string, std::shared_ptr<const imagebuilder::ImageManifest>> manifests_;  // by digest hex
   struct RenderedStateEntry {
     std::shared_ptr<const std::string> bytes;
     std::string etag;  // SHA-256 of bytes
