@@ -21,7 +21,7 @@ cache=$(cd "$cache" && pwd)
 # 1. The kernel and the NIC drivers the guest loads, taken out of the package
 # linux-image-amd64 points at, once; concurrent callers wait on the lock.
 modules=(drivers/net/ethernet/intel/e1000/e1000.ko
-         drivers/virtio/virtio.ko drivers/virtio/virtio_ring.ko
+         drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko
          drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci_modern_dev.ko
          drivers/virtio/virtio_pci.ko net/core/failover.ko drivers/net/net_failover.ko
          drivers/net/virtio_net.ko)  # in load order

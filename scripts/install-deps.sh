@@ -22,6 +22,8 @@ if [ "${1:-}" = "--test" ]; then
   # dnsmasq's binary (no service) as the site's plain DHCP server, ip for
   # the namespace, bridge and tap
   packages+=(qemu-system-x86 ipxe-qemu ovmf dnsmasq-base iproute2)
+  # fuzzing (fuzz/, scripts/fuzz.sh): clang with libFuzzer and its sanitizers
+  packages+=(clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -128,6 +128,26 @@ bool BootService::MayBlock(const HttpRequest& request) {
   return request.path.starts_with("/boot/") || request.path.starts_with("/hosts/");
 }
 
+bool BootService::NeedsBlockingPool(const HttpRequest& request) {
+  if (MayBlock(request)) return true;
+  if (options_.site == nullptr) return false;
+  // Only what may wait on the upstream leaves the I/O threads.
+  const std::vector<std::string> p = Split(request.path);
+  if (p.size() != 3 || (p[0] != "images" && p[0] != "blobs")) return false;
+  std::string hex = p[2];
+  if (p[0] == "images") {
+    std::lock_guard lock(mu_);
+    auto it = manifests_.find(p[1]);
+    if (it == manifests_.end()) return true;
+    const imagebuilder::ImageModule* module = imagebuilder::FindModule(*it->second, p[2]);
+    if (module == nullptr) return false;
+    hex = module->digest.hex();
+  }
+  auto digest = BlobDigest::FromHex(hex);
+  return digest.ok() && !options_.site->blobs().Contains(*digest) &&
+         ::access(repository_.BlobPath(*digest).c_str(), F_OK) != 0;
+}
+
 namespace {
 double ThreadCpuSeconds() {
   timespec ts{};
@@ -193,6 +213,11 @@ HttpResponse BootService::Route(const HttpRequest& request, std::string& route) 
       if (p[2] == "state") return UploadState(*mac, request);
     }
   }
+  if (read && p.size() == 3 && p[0] == "images" && p[2] == "manifest" &&
+      p[1].find('@') != std::string::npos) {
+    route = "manifest";
+    return ImageManifestByRef(p[1], request);
+  }
   if (read && p.size() == 3 && p[0] == "images") {
     route = "module";
     if (std::string host = MacAt(request.remote_address); !host.empty()) NotePhase(host, "modules");
@@ -217,7 +242,11 @@ absl::StatusOr<std::shared_ptr<const imagebuilder::ResolvedImage>> BootService::
     if (auto it = images_.find(ref_text); it != images_.end()) return it->second;
   }
   ASSIGN_OR_RETURN(imagebuilder::ImageRef ref, imagebuilder::ParseImageRef(ref_text));
-  ASSIGN_OR_RETURN(imagebuilder::ResolvedImage resolved, repository_.Resolve(ref));
+  absl::StatusOr<imagebuilder::ResolvedImage> local = repository_.Resolve(ref);
+  if (absl::IsNotFound(local.status()) && options_.site != nullptr) {
+    local = options_.site->ResolveImage(ref);  // pulled through from upstream
+  }
+  ASSIGN_OR_RETURN(imagebuilder::ResolvedImage resolved, std::move(local));
   auto image = std::make_shared<const imagebuilder::ResolvedImage>(std::move(resolved));
   std::lock_guard lock(mu_);
   images_[ref_text] = image;
@@ -253,6 +282,7 @@ absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
   boot.at = std::chrono::steady_clock::now();
   if (!boot.decision.discovered()) {
     ASSIGN_OR_RETURN(boot.image, ResolveImage(boot.decision.image()));
+    if (options_.site != nullptr) options_.site->NoteImageServed(*boot.image);
   }
   metrics_.CountBoot();
   LogEvent("boot", {{"mac", mac.ToString()},
@@ -502,6 +532,7 @@ HttpResponse BootService::ImageModule(const std::string& manifest_hex, const std
     auto digest = BlobDigest::FromHex(manifest_hex);
     if (!digest.ok()) return ErrorResponse(digest.status());
     auto read = repository_.ReadImage(*digest);
+    if (absl::IsNotFound(read.status()) && options_.site != nullptr) read = options_.site->ReadImage(*digest);
     if (!read.ok()) return ErrorResponse(read.status());
     manifest = std::make_shared<const imagebuilder::ImageManifest>(*std::move(read));
     std::lock_guard lock(mu_);
@@ -517,11 +548,23 @@ HttpResponse BootService::Blob(const std::string& hex, const HttpRequest& reques
   if (!digest.ok()) return TextResponse(400, std::string(digest.status().message()));
   HttpResource resource;
   auto file = OpenForSending(repository_.BlobPath(*digest), &resource.file_size);
+  if (!file.ok() && options_.site != nullptr) {
+    auto cached = options_.site->blobs().Get(*digest);  // pulled through from upstream
+    if (!cached.ok()) return ErrorResponse(cached.status());
+    resource.file_size = cached->size;
+    file = cached->file;
+  }
   if (!file.ok()) return TextResponse(404, "no blob sha256:" + hex);
   resource.file = *std::move(file);
   resource.etag = "sha256:" + hex;
   resource.cache_control = kImmutable;
   return ServeResource(request, std::move(resource));
+}
+
+HttpResponse BootService::ImageManifestByRef(const std::string& ref, const HttpRequest& request) {
+  auto image = ResolveImage(ref);
+  if (!image.ok()) return ErrorResponse(image.status());
+  return Blob((*image)->digest.hex(), request);
 }
 
 HttpResponse BootService::IpxeBinary(const std::string& name, const HttpRequest& request) {
@@ -577,7 +620,13 @@ absl::StatusOr<TftpFile> BootService::ResolveTftp(const std::string& path, const
   }
   if (p.size() == 3 && p[0] == "blobs" && p[1] == "sha256") {
     ASSIGN_OR_RETURN(BlobDigest digest, BlobDigest::FromHex(p[2]));
-    return MapFile(repository_.BlobPath(digest));
+    absl::StatusOr<TftpFile> local = MapFile(repository_.BlobPath(digest));
+    // A site server's cached blobs are served over TFTP too, but not pulled
+    // for it: that would hold a TFTP I/O thread for a whole WAN fetch.
+    if (!local.ok() && options_.site != nullptr) {
+      if (auto cached = options_.site->blobs().Find(digest); cached.ok()) return MapFile(cached->path);
+    }
+    return local;
   }
   std::optional<MacAddress> mac;
   if (p.size() == 2 && p[1] == "boot.cfg") {

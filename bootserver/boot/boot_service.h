@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "bootserver/boot/boot_metrics.h"
+#include "bootserver/boot/site_cache.h"
 #include "bootserver/http/http_message.h"
 #include "bootserver/tftp/tftp_server.h"
 #include "imagebuilder/host_render.h"
@@ -43,6 +44,10 @@ struct BootServiceOptions {
   std::chrono::seconds boot_window{600};
   // A host's newest backup up to this size comes with its boot decision.
   uint32_t inline_state_bytes = 1 << 20;
+  // A site boot server's pull-through cache (docs/SITE_CACHE.md): images and
+  // blobs the repository lacks come from the upstream through it. Not owned;
+  // outlives the service. Null: serve only what the repository holds.
+  SiteCache* site = nullptr;
 };
 
 // What the boot server serves, over HTTP and TFTP alike: each host's iPXE
@@ -61,6 +66,8 @@ class BootService {
   HttpResponse HandleHttp(const HttpRequest& request);
   // Requests that may wait on the state store.
   static bool MayBlock(const HttpRequest& request);
+  // MayBlock, or a blob this site server would have to pull from upstream.
+  bool NeedsBlockingPool(const HttpRequest& request);
   absl::StatusOr<TftpFile> ResolveTftp(const std::string& path, const std::string& client_ip);
   // Remembers which MAC an address belongs to (from ProxyDHCP), so the TFTP
   // name "boot.cfg" can be answered by client address.
@@ -96,6 +103,9 @@ class BootService {
   HttpResponse ImageModule(const std::string& manifest_hex, const std::string& name,
                            const HttpRequest& request);
   HttpResponse Blob(const std::string& hex, const HttpRequest& request);
+  // GET /images/<name>@<version>/manifest: the image's OCI manifest blob,
+  // ETag "sha256:<manifest hex>"; what a site server pulls an image by.
+  HttpResponse ImageManifestByRef(const std::string& ref, const HttpRequest& request);
   HttpResponse IpxeBinary(const std::string& name, const HttpRequest& request);
 
   // The host's boot: asks the registry once per boot (the script), or uses

@@ -29,6 +29,12 @@ int main(int argc, char** argv) {
   serve->add_option("--boot-window", boot_window_seconds,
                     "seconds a boot decision answers for a host's boot.cfg and state.tgz")
       ->capture_default_str()->check(CLI::Range(1, 86400));
+  serve->add_option("--upstream", serve_options.upstream,
+                    "site boot server: pull images and blobs the repository lacks from this boot server (http://HOST:PORT)");
+  serve->add_option("--cache-dir", serve_options.cache_dir, "where pulled blobs are kept (default REPO/site-cache)");
+  serve->add_option("--cache-bytes", serve_options.cache_bytes,
+                    "bound of the pulled-blob cache; least recently served blobs of images not booted within the boot window are evicted past it")
+      ->capture_default_str();
   serve->add_option("--dhcp-broadcast-address", serve_options.dhcp_broadcast_address, "where broadcast replies go (tests)")->capture_default_str();
   serve->add_option("--dhcp-client-port", serve_options.dhcp_client_port, "client port of replies (tests)")->capture_default_str();
 

@@ -18,6 +18,9 @@
 namespace midwife::bootserver {
 namespace {
 
+// Threads for blocking HTTP handlers of a site boot server (docs/SITE_CACHE.md).
+constexpr int kSiteBlockingThreads = 64;
+
 struct HostPort {
   std::string host;
   uint16_t port = 0;
@@ -45,6 +48,15 @@ absl::Status RunBootServer(BootServerOptions options) {
   ASSIGN_OR_RETURN(auto store, statestore::StateStoreClient::Connect(options.statestore));
   ASSIGN_OR_RETURN(auto registry, statestore::HostRegistryClient::Connect(options.statestore));
   ASSIGN_OR_RETURN(HostPort http, SplitHostPort(options.http, 80));
+  std::unique_ptr<SiteCache> site;
+  if (!options.upstream.empty()) {
+    BlobCacheOptions cache;
+    cache.dir = options.cache_dir.empty() ? options.repo_dir + "/site-cache" : options.cache_dir;
+    cache.max_bytes = options.cache_bytes;
+    cache.pin_window = options.boot.boot_window;
+    ASSIGN_OR_RETURN(site, OpenSiteCache({.url = options.upstream}, std::move(cache)));
+    options.boot.site = site.get();
+  }
 
   boost::asio::io_context io;
   const int threads = options.io_threads > 0
@@ -59,11 +71,14 @@ absl::Status RunBootServer(BootServerOptions options) {
   http_options.address = http.host;
   http_options.port = http.port;
   http_options.session_executor = [&] { return workers.Next(); };
+  // A site server's requests may wait on a WAN fetch (their own, or another's
+  // of the same blob): more threads, so waiting hosts do not hold up the rest.
+  if (site) http_options.blocking_threads = kSiteBlockingThreads;
   // The service needs the advertised URL, which needs the bound port.
   std::unique_ptr<BootService> service;
   HttpServer http_server(io, http_options,
                          {[&](const HttpRequest& r) { return service->HandleHttp(r); },
-                          [](const HttpRequest& r) { return BootService::MayBlock(r); }});
+                          [&](const HttpRequest& r) { return service->NeedsBlockingPool(r); }});
   RETURN_IF_ERROR(http_server.Start());
   std::string advertise = options.advertise.empty() ? http.host : options.advertise;
   if (advertise == "0.0.0.0" || advertise.empty()) {
@@ -131,6 +146,7 @@ absl::Status RunBootServer(BootServerOptions options) {
                       "midwife_proxydhcp_packets_total{result=\"ignored\"} ", c.ignored.load(), "\n",
                       "midwife_proxydhcp_packets_total{result=\"malformed\"} ", c.malformed.load(), "\n");
     }
+    if (site) out += site->RenderMetrics();
     return out;
   });
   std::string ready = absl::StrCat("http=", advertise, ":", http_server.port());
@@ -138,7 +154,8 @@ absl::Status RunBootServer(BootServerOptions options) {
   if (dhcp_server) absl::StrAppend(&ready, " dhcp=", dhcp_server->dhcp_port(), " pxe=", dhcp_server->pxe_port());
   LogEvent("bootserver.serving", {{"listen", ready}, {"repo", options.repo_dir},
                                   {"statestore", options.statestore.server},
-                                  {"url", options.boot.server_url}});
+                                  {"url", options.boot.server_url},
+                                  {"upstream", options.upstream}});
   if (!options.ready_file.empty()) RETURN_IF_ERROR(WriteFileAtomically(options.ready_file, ready + "\n"));
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);

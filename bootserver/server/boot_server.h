@@ -21,6 +21,12 @@ struct BootServerOptions {
   std::string ready_file;
   int io_threads = 0;  // 0: one per core
   BootServiceOptions boot;
+  // A site boot server (docs/SITE_CACHE.md): pull what the repository lacks
+  // from this boot server ("http://HOST:PORT"); empty: none. Pulled blobs go
+  // to cache_dir (default <repo_dir>/site-cache), at most cache_bytes.
+  std::string upstream;
+  std::string cache_dir;
+  uint64_t cache_bytes = kDefaultSiteCacheBytes;
   // ProxyDHCP test knobs (see ProxyDhcpServerOptions).
   std::string dhcp_broadcast_address = "255.255.255.255";
   uint16_t dhcp_client_port = 68;

@@ -251,7 +251,8 @@ QemuGuest::QemuGuest(std::string name, std::string dir, std::vector<std::string>
 
 std::vector<std::string> QemuGuest::UserNetwork(const std::string& mac,
                                                 const std::string& boot_url) {
-  return {"-netdev", "user,id=n0,bootfile=" + boot_url, "-device", "e1000,netdev=n0,mac=" + mac};
+  return {"-netdev", "user,id=n0,bootfile=" + boot_url, "-device",
+          "virtio-net-pci,netdev=n0,mac=" + mac};
 }
 
 void QemuGuest::Start() {
