@@ -42,8 +42,11 @@ HttpRequest ToHttpRequest(
       size_t amp = query.find('&');
       std::string_view pair = query.substr(0, amp);
       size_t eq = pair.find('=');
-      r.query[PercentDecode(pair.substr(0, eq))] =
-          eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+      // "a=1&&b=2" and a trailing "&" hold empty pairs: nothing, not a name.
+      if (!pair.empty()) {
+        r.query[PercentDecode(pair.substr(0, eq))] =
+            eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+      }
       query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     }
   }

@@ -165,11 +165,14 @@ asio::awaitable<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_p
       keep_alive = message.keep_alive();
       HttpRequest request = ToHttpRequest(message, remote);
       if (handlers.is_blocking && handlers.is_blocking(request)) {
-        // Hop to the blocking pool and back, so a slow store never stalls I/O.
-        auto io_executor = co_await asio::this_coro::executor;
-        co_await asio::post(blocking_pool, asio::use_awaitable);
-        response = handlers.handle(request);
-        co_await asio::post(io_executor, asio::use_awaitable);
+        // Run on the blocking pool, so a slow store never stalls I/O. (A
+        // co_await of post(pool) would not do: its completion runs on the
+        // coroutine's own executor, so the handler would block the I/O
+        // thread after all.) The coroutine resumes on its I/O thread.
+        response = co_await asio::co_spawn(
+            blocking_pool,
+            [&]() -> asio::awaitable<HttpResponse> { co_return handlers.handle(request); },
+            asio::use_awaitable);
       } else {
         response = handlers.handle(request);
       }
