@@ -42,7 +42,8 @@ if [ -s "$value_file" ]; then
 else
   mkdir -p "$(dirname "$value_file")"
   # The boot's random id: /dev/urandom would wait a second for the CRNG under TCG.
-  tr -d '-' < /proc/sys/kernel/random/boot_id | cut -c1-16 > "$value_file"
+  # No newline after it, as the tests compare the file with what the console shows.
+  printf '%s' "$(tr -d '-' < /proc/sys/kernel/random/boot_id | cut -c1-16)" > "$value_file"
   say "value new $(cat "$value_file")"
 fi
 
