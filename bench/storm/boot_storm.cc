@@ -21,8 +21,6 @@
 // nginx-light (scripts/bench-bootserver.sh names them); needs root, as
 // tftpd-hpa drops to nobody.
 #include <sys/resource.h>
-
-#include <utility>  // Before Boost 1.74's awaitable.hpp, which needs std::exchange.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +41,7 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <utility>  // Before Boost 1.74's awaitable.hpp, which needs std::exchange.
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -92,20 +91,34 @@ bool ParseFlags(int argc, char** argv, Settings& s) {
     std::string flag = argv[i];
     if (i + 1 >= argc) return false;
     std::string v = argv[++i];
-    if (flag == "--hosts") s.hosts = std::stoi(v);
-    else if (flag == "--image-mib") s.image_mib = std::stod(v);
-    else if (flag == "--modules") s.modules = std::max(1, std::stoi(v));
-    else if (flag == "--concurrency") s.concurrency = std::stoi(v);
-    else if (flag == "--threads") s.threads = std::stoi(v);
-    else if (flag == "--client-threads") s.client_threads = std::stoi(v);
-    else if (flag == "--stack") s.stack = v;
-    else if (flag == "--restart-store-at") s.restart_store_at = std::stod(v);
-    else if (flag == "--give-up") s.give_up = std::stoi(v);
-    else if (flag == "--tftp-blksize") s.tftp_blksize = std::stoi(v);
-    else if (flag == "--agent") s.agent = v != "off";
-    else if (flag == "--tftpd") s.tftpd = v;
-    else if (flag == "--nginx") s.nginx = v;
-    else return false;
+    if (flag == "--hosts")
+      s.hosts = std::stoi(v);
+    else if (flag == "--image-mib")
+      s.image_mib = std::stod(v);
+    else if (flag == "--modules")
+      s.modules = std::max(1, std::stoi(v));
+    else if (flag == "--concurrency")
+      s.concurrency = std::stoi(v);
+    else if (flag == "--threads")
+      s.threads = std::stoi(v);
+    else if (flag == "--client-threads")
+      s.client_threads = std::stoi(v);
+    else if (flag == "--stack")
+      s.stack = v;
+    else if (flag == "--restart-store-at")
+      s.restart_store_at = std::stod(v);
+    else if (flag == "--give-up")
+      s.give_up = std::stoi(v);
+    else if (flag == "--tftp-blksize")
+      s.tftp_blksize = std::stoi(v);
+    else if (flag == "--agent")
+      s.agent = v != "off";
+    else if (flag == "--tftpd")
+      s.tftpd = v;
+    else if (flag == "--nginx")
+      s.nginx = v;
+    else
+      return false;
   }
   return s.hosts > 0 && (s.stack == "both" || s.stack == "midwife" || s.stack == "static");
 }
@@ -177,7 +190,8 @@ StormResult RunStorm(const std::vector<HostPlan>& plans, const StackPorts& ports
   out.hosts.resize(plans.size());
   std::atomic<size_t> next{0};
   std::atomic<size_t> done{0};
-  const size_t lanes = s.concurrency > 0 ? std::min<size_t>(s.concurrency, plans.size()) : plans.size();
+  const size_t lanes =
+      s.concurrency > 0 ? std::min<size_t>(s.concurrency, plans.size()) : plans.size();
   const auto start = Clock::now();
   for (size_t lane = 0; lane < lanes; ++lane) {
     auto strand = asio::make_strand(io);
@@ -215,6 +229,8 @@ struct Summary {
   int retries = 0;
   double server_cpu = 0;
   long server_rss_kib = 0;
+  double phase_p50[static_cast<int>(BootPhase::kCount)] = {};
+  double phase_p99[static_cast<int>(BootPhase::kCount)] = {};
 };
 
 Summary Summarize(const StormResult& r) {
@@ -230,6 +246,14 @@ Summary Summarize(const StormResult& r) {
       if (s.first_failure.empty()) s.first_failure = h.failure_kind + ": " + h.failure;
     }
   }
+  for (int phase = 0; phase < static_cast<int>(BootPhase::kCount); ++phase) {
+    std::vector<double> spent;
+    for (const HostResult& h : r.hosts) {
+      if (h.ok) spent.push_back(h.phase_seconds[phase]);
+    }
+    s.phase_p50[phase] = Percentile(spent, 0.5);
+    s.phase_p99[phase] = Percentile(spent, 0.99);
+  }
   s.booted = times.size();
   s.p50 = Percentile(times, 0.5);
   s.p99 = Percentile(times, 0.99);
@@ -241,7 +265,8 @@ Summary Summarize(const StormResult& r) {
 std::string FailureText(const Summary& s) {
   if (s.failures.empty()) return "none";
   std::string out;
-  for (const auto& [kind, n] : s.failures) absl::StrAppend(&out, out.empty() ? "" : " ", kind, "=", n);
+  for (const auto& [kind, n] : s.failures)
+    absl::StrAppend(&out, out.empty() ? "" : " ", kind, "=", n);
   return out;
 }
 
@@ -263,14 +288,15 @@ bool MakeImage(const TempDir& work, const Settings& s) {
   }
   if (!midwife::WriteFileAtomically(dir + "/b.b00", Bytes(1 << 20, 7)).ok()) return false;
   if (!midwife::WriteFileAtomically(dir + "/mboot.c32", Bytes(160 << 10, 8)).ok()) return false;
-  if (!midwife::WriteFileAtomically(dir + "/boot.cfg",
-                                    "bootstate=0\ntitle=Storm\nkernel=/b.b00\nkernelopt=runweasel\nmodules=" +
-                                        modules + "\nbuild=8.0.2-storm\n")
+  if (!midwife::WriteFileAtomically(
+           dir + "/boot.cfg",
+           "bootstate=0\ntitle=Storm\nkernel=/b.b00\nkernelopt=runweasel\nmodules=" + modules +
+               "\nbuild=8.0.2-storm\n")
            .ok()) {
     return false;
   }
-  auto r = RunCommand({BinaryPath("imagebuilder"), "import", dir, "--name", "storm", "--version", "1",
-                       "--repo", work.File("repo")});
+  auto r = RunCommand({BinaryPath("imagebuilder"), "import", dir, "--name", "storm", "--version",
+                       "1", "--repo", work.File("repo")});
   if (r.exit_code != 0) std::fprintf(stderr, "import failed: %s\n", r.out.c_str());
   return r.exit_code == 0;
 }
@@ -296,11 +322,14 @@ struct MidwifeRun {
 std::string MetricsText(uint16_t port) {
   asio::io_context io;
   std::string text;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    HttpConnection c(io.get_executor(), port, std::chrono::seconds(10));
-    auto r = co_await c.Get("/metrics", true);
-    if (r.ok()) text = r->body;
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        HttpConnection c(io.get_executor(), port, std::chrono::seconds(10));
+        auto r = co_await c.Get("/metrics", true);
+        if (r.ok()) text = r->body;
+      },
+      asio::detached);
   io.run();
   return text;
 }
@@ -308,7 +337,8 @@ std::string MetricsText(uint16_t port) {
 double SumMetric(const std::string& text, const std::string& pattern) {
   double sum = 0;
   std::regex re(pattern);
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
+       ++it) {
     sum += std::stod((*it)[1].str());
   }
   return sum;
@@ -316,15 +346,16 @@ double SumMetric(const std::string& text, const std::string& pattern) {
 
 std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
                                      const std::vector<HostPlan>& plans,
-                                     const std::vector<HostState>& states, const StormSettings& storm) {
+                                     const std::vector<HostState>& states,
+                                     const StormSettings& storm) {
   const uint16_t store_port = FreePort(SOCK_STREAM);
   const std::string store_addr = absl::StrCat("127.0.0.1:", store_port);
   const std::string data = work.File("statestore");
   auto start_store = [&](int n) {
     const std::string ready = work.File(absl::StrCat("store.ready.", n));
     auto p = std::make_unique<ChildProcess>(
-        std::vector<std::string>{BinaryPath("statestore"), "serve", "--data", data, "--listen", store_addr,
-                                 "--ready-file", ready},
+        std::vector<std::string>{BinaryPath("statestore"), "serve", "--data", data, "--listen",
+                                 store_addr, "--ready-file", ready},
         work.File(absl::StrCat("statestore.", n, ".log")));
     if (midwife::testing::WaitForFile(ready, std::chrono::seconds(30), p.get()).empty()) {
       std::fprintf(stderr, "statestore did not start: %s\n", p->Log().c_str());
@@ -348,7 +379,10 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
     for (int t = 0; t < 8; ++t) {
       writers.emplace_back([&] {
         auto client = midwife::statestore::StateStoreClient::Connect(options);
-        if (!client.ok()) { ++failed; return; }
+        if (!client.ok()) {
+          ++failed;
+          return;
+        }
         for (size_t i = next++; i < plans.size(); i = next++) {
           if (!(*client)->Backup(plans[i].mac.ToString(), states[i].stored).ok()) ++failed;
         }
@@ -361,11 +395,13 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
     }
   }
   if (!midwife::WriteFileAtomically(work.File("rules.json"),
-                                    R"({"rules":[{"name":"storm","image":"storm@1"}]})").ok()) {
+                                    R"({"rules":[{"name":"storm","image":"storm@1"}]})")
+           .ok()) {
     return std::nullopt;
   }
-  auto rules = RunCommand({BinaryPath("bootserver"), "rules", "--set", work.File("rules.json"), "--statestore",
-                           store_addr, "--statestore-token-file", data + "/admin.token"});
+  auto rules =
+      RunCommand({BinaryPath("bootserver"), "rules", "--set", work.File("rules.json"),
+                  "--statestore", store_addr, "--statestore-token-file", data + "/admin.token"});
   if (rules.exit_code != 0) {
     std::fprintf(stderr, "rules: %s\n", rules.out.c_str());
     return std::nullopt;
@@ -374,23 +410,45 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
   asio::io_context io;
   DhcpHub hub(io);
   const std::string ready = work.File("boot.ready");
-  ChildProcess boot({BinaryPath("bootserver"), "serve", "--repo", work.File("repo"), "--statestore", store_addr,
-                     "--statestore-token-file", data + "/admin.token", "--http", "127.0.0.1:0", "--tftp",
-                     "127.0.0.1:0", "--proxydhcp", "127.0.0.1:0:0", "--dhcp-broadcast-address", "127.0.0.1",
-                     "--dhcp-client-port", std::to_string(hub.port()), "--advertise", "127.0.0.1",
-                     "--threads", std::to_string(s.threads), "--ready-file", ready},
+  ChildProcess boot({BinaryPath("bootserver"),
+                     "serve",
+                     "--repo",
+                     work.File("repo"),
+                     "--statestore",
+                     store_addr,
+                     "--statestore-token-file",
+                     data + "/admin.token",
+                     "--http",
+                     "127.0.0.1:0",
+                     "--tftp",
+                     "127.0.0.1:0",
+                     "--proxydhcp",
+                     "127.0.0.1:0:0",
+                     "--dhcp-broadcast-address",
+                     "127.0.0.1",
+                     "--dhcp-client-port",
+                     std::to_string(hub.port()),
+                     "--advertise",
+                     "127.0.0.1",
+                     "--threads",
+                     std::to_string(s.threads),
+                     "--ready-file",
+                     ready},
                     work.File("bootserver.log"));
   const std::string line = midwife::testing::WaitForFile(ready, std::chrono::seconds(30), &boot);
   std::smatch m;
-  if (!std::regex_search(line, m, std::regex("http=[0-9.]+:([0-9]+) tftp=([0-9]+) dhcp=([0-9]+) pxe=([0-9]+)"))) {
+  if (!std::regex_search(
+          line, m, std::regex("http=[0-9.]+:([0-9]+) tftp=([0-9]+) dhcp=([0-9]+) pxe=([0-9]+)"))) {
     std::fprintf(stderr, "bootserver did not start: %s\n", boot.Log().c_str());
     return std::nullopt;
   }
-  StackPorts ports{static_cast<uint16_t>(std::stoi(m[1].str())), static_cast<uint16_t>(std::stoi(m[2].str())),
-                   static_cast<uint16_t>(std::stoi(m[3].str())), static_cast<uint16_t>(std::stoi(m[4].str()))};
+  StackPorts ports{
+      static_cast<uint16_t>(std::stoi(m[1].str())), static_cast<uint16_t>(std::stoi(m[2].str())),
+      static_cast<uint16_t>(std::stoi(m[3].str())), static_cast<uint16_t>(std::stoi(m[4].str()))};
   hub.Start();
 
-  const double metrics_cpu0 = SumMetric(MetricsText(ports.http),
+  const double metrics_cpu0 = SumMetric(
+      MetricsText(ports.http),
       R"re(midwife_http_handler_cpu_seconds_total\{route="(?:boot\.ipxe|boot\.cfg|state\.tgz|report|state)"\} ([0-9.]+))re");
   const double calls0 = SumMetric(MetricsText(ports.http), R"(midwife_store_calls_total ([0-9]+))");
   const double boot_cpu0 = CpuSeconds(boot.pid());
@@ -402,7 +460,8 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
   if (s.restart_store_at >= 0) {
     restarter = std::thread([&] {
       const auto until = Clock::now() + std::chrono::duration<double>(s.restart_store_at);
-      while (Clock::now() < until && !storm_over) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      while (Clock::now() < until && !storm_over)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
       if (storm_over) return;
       store_cpu_before_restart = CpuSeconds(store->pid()) - store_cpu0;
       store->Stop(SIGKILL);
@@ -418,15 +477,21 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
   MidwifeRun run;
   run.summary = Summarize(result);
   const std::string metrics = MetricsText(ports.http);
-  run.dynamic_cpu = SumMetric(metrics,
-      R"re(midwife_http_handler_cpu_seconds_total\{route="(?:boot\.ipxe|boot\.cfg|state\.tgz|report|state)"\} ([0-9.]+))re") - metrics_cpu0;
-  run.store_calls = static_cast<long>(SumMetric(metrics, R"(midwife_store_calls_total ([0-9]+))") - calls0);
+  run.dynamic_cpu =
+      SumMetric(
+          metrics,
+          R"re(midwife_http_handler_cpu_seconds_total\{route="(?:boot\.ipxe|boot\.cfg|state\.tgz|report|state)"\} ([0-9.]+))re") -
+      metrics_cpu0;
+  run.store_calls =
+      static_cast<long>(SumMetric(metrics, R"(midwife_store_calls_total ([0-9]+))") - calls0);
   run.boots = static_cast<long>(SumMetric(metrics, R"(midwife_boots_total ([0-9]+))"));
-  const double store_cpu = store ? (s.restart_store_at >= 0 ? store_cpu_before_restart + CpuSeconds(store->pid())
-                                                            : CpuSeconds(store->pid()) - store_cpu0)
-                                 : 0;
+  const double store_cpu =
+      store ? (s.restart_store_at >= 0 ? store_cpu_before_restart + CpuSeconds(store->pid())
+                                       : CpuSeconds(store->pid()) - store_cpu0)
+            : 0;
   run.summary.server_cpu = CpuSeconds(boot.pid()) - boot_cpu0 + store_cpu;
-  run.summary.server_rss_kib = StatusKb(boot.pid(), "VmHWM") + (store ? StatusKb(store->pid(), "VmHWM") : 0);
+  run.summary.server_rss_kib =
+      StatusKb(boot.pid(), "VmHWM") + (store ? StatusKb(store->pid(), "VmHWM") : 0);
   run.dynamic_cpu += store_cpu;  // Every store cycle is for the per-host parts.
   boot.Stop(SIGTERM);
   if (store) store->Stop(SIGTERM);
@@ -434,7 +499,8 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
 }
 
 // ---------------------------------------------------------------- static stack
-std::optional<Summary> RunStatic(const TempDir& work, const Settings& s, const std::vector<HostPlan>& plans,
+std::optional<Summary> RunStatic(const TempDir& work, const Settings& s,
+                                 const std::vector<HostPlan>& plans,
                                  const std::vector<HostState>& states, const StormSettings& storm) {
   const std::string root = work.File("static");
   std::filesystem::create_directories(root);
@@ -455,12 +521,17 @@ std::optional<Summary> RunStatic(const TempDir& work, const Settings& s, const s
   for (const auto& m : image->image.loaders) link(m);
   const std::string url = absl::StrCat("http://127.0.0.1:", http_port);
   for (size_t i = 0; i < plans.size(); ++i) {
-    midwife::imagebuilder::HostBootContext host{plans[i].mac, url, "static-token", 0, image->digest, true};
+    midwife::imagebuilder::HostBootContext host{plans[i].mac,  url, "static-token", 0,
+                                                image->digest, true};
     const std::string dir = absl::StrCat(root, "/boot/", plans[i].mac.ToDashed());
     std::filesystem::create_directories(dir);
-    if (!midwife::WriteFileAtomically(dir + "/boot.ipxe", midwife::imagebuilder::RenderIpxeScript(
-                                          image->image, host, midwife::imagebuilder::Firmware::kBios)).ok() ||
-        !midwife::WriteFileAtomically(dir + "/boot.cfg", midwife::imagebuilder::RenderHostBootCfg(image->image, host)).ok() ||
+    if (!midwife::WriteFileAtomically(
+             dir + "/boot.ipxe", midwife::imagebuilder::RenderIpxeScript(
+                                     image->image, host, midwife::imagebuilder::Firmware::kBios))
+             .ok() ||
+        !midwife::WriteFileAtomically(dir + "/boot.cfg",
+                                      midwife::imagebuilder::RenderHostBootCfg(image->image, host))
+             .ok() ||
         !midwife::WriteFileAtomically(dir + "/state.tgz", states[i].rendered).ok()) {
       return std::nullopt;
     }
@@ -476,17 +547,20 @@ std::optional<Summary> RunStatic(const TempDir& work, const Settings& s, const s
   {
     std::ofstream conf(work.File("nginx.conf"));
     conf << "worker_processes " << s.threads << ";\nworker_rlimit_nofile 65536;\n"
-         << "error_log " << work.File("nginx-error.log") << " warn;\npid " << work.File("nginx.pid") << ";\n"
+         << "error_log " << work.File("nginx-error.log") << " warn;\npid " << work.File("nginx.pid")
+         << ";\n"
          << "events { worker_connections 20000; }\nhttp {\n  access_log off;\n  sendfile on;\n"
-         << "  tcp_nopush on;\n  tcp_nodelay on;\n  keepalive_requests 100000;\n  keepalive_timeout 65;\n"
+         << "  tcp_nopush on;\n  tcp_nodelay on;\n  keepalive_requests 100000;\n  "
+            "keepalive_timeout 65;\n"
          << "  default_type application/octet-stream;\n  client_max_body_size 16m;\n";
     for (const char* temp : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"})
       conf << "  " << temp << "_temp_path " << work.File(std::string(temp) + "_temp") << ";\n";
-    conf << "  server {\n    listen 127.0.0.1:" << http_port << " backlog=65535;\n    root " << root << ";\n"
+    conf << "  server {\n    listen 127.0.0.1:" << http_port << " backlog=65535;\n    root " << root
+         << ";\n"
          << "    location /hosts/ { return 204; }\n  }\n}\n";
   }
-  ChildProcess nginx({s.nginx, "-p", work.path(), "-e", work.File("nginx-error.log"), "-c", work.File("nginx.conf"),
-                      "-g", "daemon off;"},
+  ChildProcess nginx({s.nginx, "-p", work.path(), "-e", work.File("nginx-error.log"), "-c",
+                      work.File("nginx.conf"), "-g", "daemon off;"},
                      work.File("nginx.log"));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // Workers forked, tftpd bound.
   std::vector<pid_t> workers = Children(nginx.pid());
@@ -497,7 +571,8 @@ std::optional<Summary> RunStatic(const TempDir& work, const Settings& s, const s
   };
   const double cpu0 = cpu_now();
   asio::io_context io;
-  StormResult result = RunStorm(plans, StackPorts{http_port, tftp_port, 0, 0}, nullptr, io, s, storm);
+  StormResult result =
+      RunStorm(plans, StackPorts{http_port, tftp_port, 0, 0}, nullptr, io, s, storm);
   Summary summary = Summarize(result);
   summary.server_cpu = cpu_now() - cpu0;
   summary.server_rss_kib = StatusKb(tftpd.pid(), "VmHWM") + StatusKb(nginx.pid(), "VmHWM");
@@ -514,9 +589,10 @@ std::string Ratio(double a, double b) { return b > 0 ? absl::StrFormat("%.2fx", 
 int main(int argc, char** argv) {
   Settings s;
   if (!ParseFlags(argc, argv, s)) {
-    std::fprintf(stderr, "usage: boot_storm [--hosts N] [--image-mib M] [--modules K] [--concurrency C]\n"
-                         "  [--threads T] [--client-threads T] [--stack both|midwife|static]\n"
-                         "  [--restart-store-at S] [--give-up S] [--tftp-blksize B] [--agent on|off]\n");
+    std::fprintf(stderr,
+                 "usage: boot_storm [--hosts N] [--image-mib M] [--modules K] [--concurrency C]\n"
+                 "  [--threads T] [--client-threads T] [--stack both|midwife|static]\n"
+                 "  [--restart-store-at S] [--give-up S] [--tftp-blksize B] [--agent on|off]\n");
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -530,10 +606,11 @@ int main(int argc, char** argv) {
   std::vector<HostPlan> plans;
   std::vector<HostState> states;
   for (int i = 0; i < s.hosts; ++i) {
-    const std::string conf = absl::StrFormat("/adv/Misc/HostName = \"storm-%06d\"\n/system/uuid = \"%016x\"\n", i,
-                                             std::mt19937_64(i)());
+    const std::string conf = absl::StrFormat(
+        "/adv/Misc/HostName = \"storm-%06d\"\n/system/uuid = \"%016x\"\n", i, std::mt19937_64(i)());
     HostState st;
-    st.stored = midwife::testing::MakeEsxiStateTgz({{"etc/vmware/esx.conf", conf}, {"etc/hosts", "127.0.0.1 localhost\n"}});
+    st.stored = midwife::testing::MakeEsxiStateTgz(
+        {{"etc/vmware/esx.conf", conf}, {"etc/hosts", "127.0.0.1 localhost\n"}});
     auto rendered = midwife::imagebuilder::EsxiStateFromBackup(st.stored);
     if (!rendered.ok()) return 1;
     st.rendered = *rendered;
@@ -547,9 +624,12 @@ int main(int argc, char** argv) {
   storm.give_up = std::chrono::seconds(s.give_up);
   storm.agent = s.agent;
 
-  std::printf("boot storm: %d hosts, image of %d modules, %.0f MiB, %s at once; server threads %d, client threads %d\n",
-              s.hosts, s.modules, s.image_mib,
-              s.concurrency > 0 ? std::to_string(s.concurrency).c_str() : "all", s.threads, s.client_threads);
+  std::printf(
+      "boot storm: %d hosts, image of %d modules, %.0f MiB, %s at once; server threads %d, client "
+      "threads %d\n",
+      s.hosts, s.modules, s.image_mib,
+      s.concurrency > 0 ? std::to_string(s.concurrency).c_str() : "all", s.threads,
+      s.client_threads);
   std::optional<MidwifeRun> mw;
   std::optional<Summary> st;
   if (s.stack != "static") {
@@ -561,30 +641,47 @@ int main(int argc, char** argv) {
     if (!st) return 1;
   }
   auto row = [](const char* name, const Summary& x) {
-    std::printf("%-22s %7zu %9.2fs %9.2fs %9.2fs %9.2fs %10.1f %11.2fs %10ld  %s\n", name, x.booted, x.p50, x.p99,
-                x.max, x.wall, static_cast<double>(x.bytes) / 1e9, x.server_cpu, x.server_rss_kib / 1024,
-                FailureText(x).c_str());
+    std::printf("%-22s %7zu %9.2fs %9.2fs %9.2fs %9.2fs %10.1f %11.2fs %10ld  %s\n", name, x.booted,
+                x.p50, x.p99, x.max, x.wall, static_cast<double>(x.bytes) / 1e9, x.server_cpu,
+                x.server_rss_kib / 1024, FailureText(x).c_str());
   };
-  std::printf("\n%-22s %7s %10s %10s %10s %10s %10s %12s %10s  %s\n", "stack", "booted", "p50", "p99", "max", "wall",
-              "GB", "server CPU", "RSS MiB", "failures");
+  std::printf("\n%-22s %7s %10s %10s %10s %10s %10s %12s %10s  %s\n", "stack", "booted", "p50",
+              "p99", "max", "wall", "GB", "server CPU", "RSS MiB", "failures");
   if (mw) row("midwife", mw->summary);
   if (st) row("tftpd-hpa + nginx", *st);
+  // Where a host's time goes, step by step: p50 / p99 of each stack.
+  std::printf("\n%-22s", "seconds per step");
+  for (const char* name : kBootPhaseNames) std::printf(" %15s", name);
+  std::printf("\n");
+  auto phases = [](const char* name, const Summary& x) {
+    std::printf("%-22s", name);
+    for (int i = 0; i < static_cast<int>(BootPhase::kCount); ++i) {
+      std::printf(" %15s", absl::StrFormat("%.3f/%.3f", x.phase_p50[i], x.phase_p99[i]).c_str());
+    }
+    std::printf("\n");
+  };
+  if (mw) phases("midwife p50/p99", mw->summary);
+  if (st) phases("static p50/p99", *st);
   if (mw && st) {
     std::printf("\nmidwife / static: p50 %s, p99 %s (goal <= 0.50x), wall %s, server CPU %s\n",
                 Ratio(mw->summary.p50, st->p50).c_str(), Ratio(mw->summary.p99, st->p99).c_str(),
-                Ratio(mw->summary.wall, st->wall).c_str(), Ratio(mw->summary.server_cpu, st->server_cpu).c_str());
+                Ratio(mw->summary.wall, st->wall).c_str(),
+                Ratio(mw->summary.server_cpu, st->server_cpu).c_str());
   }
   if (mw) {
-    std::printf("midwife: per-host dynamic parts (handler CPU of boot.ipxe, boot.cfg, state.tgz%s, plus all state "
-                "store CPU) %.2fs of %.2fs server CPU = %.1f%% (goal < 5%%)\n",
-                s.agent ? ", report, state upload" : "",
-                mw->dynamic_cpu, mw->summary.server_cpu,
-                mw->summary.server_cpu > 0 ? 100 * mw->dynamic_cpu / mw->summary.server_cpu : 0);
-    std::printf("midwife: %ld store round trips for %zu hosts booted (%d retries followed)\n", mw->store_calls,
-                mw->summary.booted, mw->summary.retries);
-    if (!mw->summary.first_failure.empty()) std::printf("midwife first failure: %s\n", mw->summary.first_failure.c_str());
+    std::printf(
+        "midwife: per-host dynamic parts (handler CPU of boot.ipxe, boot.cfg, state.tgz%s, plus "
+        "all state "
+        "store CPU) %.2fs of %.2fs server CPU = %.1f%% (goal < 5%%)\n",
+        s.agent ? ", report, state upload" : "", mw->dynamic_cpu, mw->summary.server_cpu,
+        mw->summary.server_cpu > 0 ? 100 * mw->dynamic_cpu / mw->summary.server_cpu : 0);
+    std::printf("midwife: %ld store round trips for %zu hosts booted (%d retries followed)\n",
+                mw->store_calls, mw->summary.booted, mw->summary.retries);
+    if (!mw->summary.first_failure.empty())
+      std::printf("midwife first failure: %s\n", mw->summary.first_failure.c_str());
   }
-  if (st && !st->first_failure.empty()) std::printf("static first failure: %s\n", st->first_failure.c_str());
+  if (st && !st->first_failure.empty())
+    std::printf("static first failure: %s\n", st->first_failure.c_str());
   const bool clean = (!mw || mw->summary.failures.empty()) && (!st || st->failures.empty());
   return clean ? 0 : 1;
 }

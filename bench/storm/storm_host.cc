@@ -3,7 +3,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -67,15 +66,25 @@ asio::awaitable<HostResult> BootHost(asio::any_io_executor executor, const Stack
   const auto start = Clock::now();
   const auto deadline = start + settings.give_up;
   HostResult result;
+  auto phase_start = start;
+  // Closes the step under way: its time is the time since the previous one ended.
+  auto end_phase = [&](BootPhase phase) {
+    const auto now = Clock::now();
+    result.phase_seconds[static_cast<int>(phase)] +=
+        std::chrono::duration<double>(now - phase_start).count();
+    phase_start = now;
+  };
   std::string boot_file = "undionly.kpxe";
   if (ports.dhcp != 0 && dhcp != nullptr) {
     auto file = co_await dhcp->PxeExchange(plan.mac, ports.dhcp, ports.pxe);
     if (!file.ok()) co_return Failed("dhcp", std::string(file.status().message()));
     boot_file = *file;
   }
+  end_phase(BootPhase::kDhcp);
   auto tftp = co_await TftpFetch(executor, ports.tftp, boot_file, settings.tftp);
   if (!tftp.ok()) co_return Failed("tftp", std::string(tftp.status().message()));
   result.bytes += *tftp;
+  end_phase(BootPhase::kTftp);
 
   HttpConnection http(executor, ports.http, settings.http_timeout);
   const std::string host_path = absl::StrCat("/boot/", plan.mac.ToDashed());
@@ -83,7 +92,8 @@ asio::awaitable<HostResult> BootHost(asio::any_io_executor executor, const Stack
   std::vector<ScriptLine> script;
   // Follow the chain of scripts to the one that boots, waiting on "retry".
   for (int hops = 0;; ++hops) {
-    if (Clock::now() > deadline || hops > 1000) co_return Failed("script", "no boot script in time: " + target);
+    if (Clock::now() > deadline || hops > 1000)
+      co_return Failed("script", "no boot script in time: " + target);
     auto reply = co_await http.Get(target, true);
     if (!reply.ok()) {
       // The server is down or restarting: iPXE's "chain" fails, the host retries.
@@ -92,7 +102,8 @@ asio::awaitable<HostResult> BootHost(asio::any_io_executor executor, const Stack
       co_await pause.async_wait(asio::use_awaitable);
       continue;
     }
-    if (reply->status != 200) co_return Failed("script", absl::StrCat(target, ": HTTP ", reply->status));
+    if (reply->status != 200)
+      co_return Failed("script", absl::StrCat(target, ": HTTP ", reply->status));
     result.bytes += reply->body_bytes;
     script = ParseScript(reply->body);
     bool boots = false;
@@ -100,7 +111,8 @@ asio::awaitable<HostResult> BootHost(asio::any_io_executor executor, const Stack
     std::string next;
     for (const ScriptLine& l : script) {
       if (l.verb == "sleep") retry = true;
-      if (l.verb == "kernel" || (l.verb == "chain" && l.words.size() >= 3 && l.words[1] == "-c")) boots = true;
+      if (l.verb == "kernel" || (l.verb == "chain" && l.words.size() >= 3 && l.words[1] == "-c"))
+        boots = true;
       if (l.verb == "chain" && !l.words.empty()) next = ExpandIpxeSettings(UrlPath(l.words[0]));
     }
     if (boots) break;
@@ -112,6 +124,7 @@ asio::awaitable<HostResult> BootHost(asio::any_io_executor executor, const Stack
     }
     target = next;
   }
+  end_phase(BootPhase::kScript);
 
   // What the firmware fetches: the loader and boot.cfg (mboot), or the
   // kernel and modules straight from the script.
@@ -132,7 +145,8 @@ asio::awaitable<HostResult> BootHost(asio::any_io_executor executor, const Stack
       token = KernelOption(cfg->kernelopt, "MIDWIFE_TOKEN");
       const std::string dir = cfg_target.substr(0, cfg_target.rfind('/'));
       fetch.push_back(UrlPath(imagebuilder::ResolveModulePath(*cfg, cfg->kernel, dir)));
-      for (const auto& m : cfg->modules) fetch.push_back(UrlPath(imagebuilder::ResolveModulePath(*cfg, m.path, dir)));
+      for (const auto& m : cfg->modules)
+        fetch.push_back(UrlPath(imagebuilder::ResolveModulePath(*cfg, m.path, dir)));
     } else if (l.verb == "kernel" || l.verb == "module" || l.verb == "initrd") {
       if (l.verb == "kernel") {
         for (const auto& w : l.words) {
@@ -143,17 +157,23 @@ asio::awaitable<HostResult> BootHost(asio::any_io_executor executor, const Stack
     }
   }
   for (const std::string& path : fetch) {
-    const bool is_state = absl::EndsWith(path, "/state.tgz") || absl::EndsWith(path, "/state.cpio.gz");
+    const bool is_state =
+        absl::EndsWith(path, "/state.tgz") || absl::EndsWith(path, "/state.cpio.gz");
+    if (is_state) end_phase(BootPhase::kModules);
     auto got = co_await http.Get(path, is_state);
-    if (!got.ok()) co_return Failed(is_state ? "state" : "module", std::string(got.status().message()));
-    if (got->status != 200) co_return Failed(is_state ? "state" : "module", absl::StrCat(path, ": HTTP ", got->status));
+    if (!got.ok())
+      co_return Failed(is_state ? "state" : "module", std::string(got.status().message()));
+    if (got->status != 200)
+      co_return Failed(is_state ? "state" : "module", absl::StrCat(path, ": HTTP ", got->status));
     result.bytes += got->body_bytes;
     if (is_state) state_target = path;
     if (is_state && Sha256Hex(got->body) != plan.state_sha256) {
       co_return Failed("state", path + ": not this host's state");
     }
   }
-  if (!plan.state_sha256.empty() && state_target.empty()) co_return Failed("state", "no state.tgz in the boot");
+  if (!plan.state_sha256.empty() && state_target.empty())
+    co_return Failed("state", "no state.tgz in the boot");
+  end_phase(state_target.empty() ? BootPhase::kModules : BootPhase::kState);
   if (!settings.agent) {
     result.ok = true;
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -165,12 +185,16 @@ asio::awaitable<HostResult> BootHost(asio::any_io_executor executor, const Stack
   const std::string hosts_path = absl::StrCat("/hosts/", plan.mac.ToDashed());
   auto report = co_await http.Post(hosts_path + "/report", "status=ok&build=storm", auth);
   if (!report.ok()) co_return Failed("report", std::string(report.status().message()));
-  if (report->status / 100 != 2) co_return Failed("report", absl::StrCat("HTTP ", report->status, " ", report->body));
+  if (report->status / 100 != 2)
+    co_return Failed("report", absl::StrCat("HTTP ", report->status, " ", report->body));
+  end_phase(BootPhase::kReport);
   std::vector<std::pair<std::string, std::string>> upload_headers = auth;
   upload_headers.emplace_back("Content-Type", "application/octet-stream");
   auto upload = co_await http.Post(hosts_path + "/state", plan.new_state, upload_headers);
   if (!upload.ok()) co_return Failed("upload", std::string(upload.status().message()));
-  if (upload->status / 100 != 2) co_return Failed("upload", absl::StrCat("HTTP ", upload->status, " ", upload->body));
+  if (upload->status / 100 != 2)
+    co_return Failed("upload", absl::StrCat("HTTP ", upload->status, " ", upload->body));
+  end_phase(BootPhase::kUpload);
   result.ok = true;
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   co_return result;

@@ -12,14 +12,12 @@
 // on one keep-alive connection, as iPXE and mboot keep theirs.
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
-#include <utility>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "bench/storm/dhcp_hub.h"
 #include "bench/storm/tftp_fetch.h"
@@ -48,13 +46,20 @@ struct StormSettings {
   bool agent = true;  // false: up once its state.tgz is in (no report, no upload)
 };
 
+// The steps of a host's boot, in order; HostResult::phase_seconds holds how
+// long each took (0 for a step the stack has not: ProxyDHCP on the static one).
+enum class BootPhase { kDhcp, kTftp, kScript, kModules, kState, kReport, kUpload, kCount };
+inline constexpr const char* kBootPhaseNames[] = {"dhcp",  "tftp",   "script", "modules",
+                                                  "state", "report", "upload"};
+
 struct HostResult {
   bool ok = false;
   std::string failure_kind;  // dhcp, tftp, script, bootcfg, module, state, report, upload
   std::string failure;
-  double seconds = 0;        // Power-on to state uploaded.
-  uint64_t bytes = 0;        // Payload bytes received.
-  int retries = 0;           // "Try again later" scripts followed.
+  double seconds = 0;  // Power-on to state uploaded.
+  uint64_t bytes = 0;  // Payload bytes received.
+  int retries = 0;     // "Try again later" scripts followed.
+  double phase_seconds[static_cast<int>(BootPhase::kCount)] = {};
 };
 
 boost::asio::awaitable<HostResult> BootHost(boost::asio::any_io_executor executor,
