@@ -18,8 +18,12 @@
 namespace midwife::bootserver {
 namespace {
 
-// Threads for blocking HTTP handlers of a site boot server (docs/SITE_CACHE.md).
-constexpr int kSiteBlockingThreads = 64;
+// Threads for HTTP handlers that wait on the state store (and, on a site
+// boot server, on the upstream: docs/SITE_CACHE.md). Each holds one call in
+// flight; in a boot storm the store's group commit shares one fsync among
+// the reports and uploads in flight, so the more wait at once, the more
+// each fsync carries. An idle thread costs its stack only.
+constexpr int kBlockingThreads = 64;
 
 struct HostPort {
   std::string host;
@@ -71,9 +75,7 @@ absl::Status RunBootServer(BootServerOptions options) {
   http_options.address = http.host;
   http_options.port = http.port;
   http_options.session_executor = [&] { return workers.Next(); };
-  // A site server's requests may wait on a WAN fetch (their own, or another's
-  // of the same blob): more threads, so waiting hosts do not hold up the rest.
-  if (site) http_options.blocking_threads = kSiteBlockingThreads;
+  http_options.blocking_threads = kBlockingThreads;
   // The service needs the advertised URL, which needs the bound port.
   std::unique_ptr<BootService> service;
   HttpServer http_server(io, http_options,
