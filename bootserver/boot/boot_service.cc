@@ -130,8 +130,8 @@ bool BootService::MayBlock(const HttpRequest& request) {
 
 bool BootService::NeedsBlockingPool(const HttpRequest& request) {
   if (MayBlock(request)) return true;
-  if (options_.site == nullptr) return false;
-  // Only what may wait on the upstream leaves the I/O threads.
+  // Of the blob routes, only a first serve (which hashes the blob) and a pull
+  // from the upstream leave the I/O threads.
   const std::vector<std::string> p = Split(request.path);
   if (p.size() != 3 || (p[0] != "images" && p[0] != "blobs")) return false;
   std::string hex = p[2];
@@ -144,8 +144,12 @@ bool BootService::NeedsBlockingPool(const HttpRequest& request) {
     hex = module->digest.hex();
   }
   auto digest = BlobDigest::FromHex(hex);
-  return digest.ok() && !options_.site->blobs().Contains(*digest) &&
-         ::access(repository_.BlobPath(*digest).c_str(), F_OK) != 0;
+  if (!digest.ok()) return false;
+  const std::string local = repository_.BlobPath(*digest);
+  if (verifier_.IsVerified(*digest, local)) return false;
+  if (options_.site == nullptr || ::access(local.c_str(), F_OK) == 0) return true;
+  auto cached = options_.site->blobs().Find(*digest);
+  return !cached.ok() || !verifier_.IsVerified(*digest, cached->path);
 }
 
 namespace {
@@ -179,7 +183,12 @@ HttpResponse BootService::Route(const HttpRequest& request, std::string& route) 
     const std::string store_calls = absl::StrCat(
         "# HELP midwife_store_calls_total Round trips to the state store (retries included).\n",
         "# TYPE midwife_store_calls_total counter\n", "midwife_store_calls_total ",
-        store_.calls() + registry_.calls(), "\n");
+        store_.calls() + registry_.calls(), "\n",
+        "# HELP midwife_blob_corrupt_total Blobs refused: their bytes no longer hash to their name.\n",
+        "# TYPE midwife_blob_corrupt_total counter\n", "midwife_blob_corrupt_total ", verifier_.corrupt(), "\n",
+        "# HELP midwife_blob_verified_bytes_total Bytes hashed to verify blobs on their first serve.\n",
+        "# TYPE midwife_blob_verified_bytes_total counter\n", "midwife_blob_verified_bytes_total ",
+        verifier_.hashed_bytes(), "\n");
     return Text(metrics_.Render() + store_calls + (extra_metrics_ ? extra_metrics_() : std::string()),
                 "text/plain; version=0.0.4", kNoStore);
   }
@@ -547,14 +556,19 @@ HttpResponse BootService::Blob(const std::string& hex, const HttpRequest& reques
   auto digest = BlobDigest::FromHex(hex);
   if (!digest.ok()) return TextResponse(400, std::string(digest.status().message()));
   HttpResource resource;
-  auto file = OpenForSending(repository_.BlobPath(*digest), &resource.file_size);
+  std::string path = repository_.BlobPath(*digest);
+  auto file = OpenForSending(path, &resource.file_size);
   if (!file.ok() && options_.site != nullptr) {
     auto cached = options_.site->blobs().Get(*digest);  // pulled through from upstream
     if (!cached.ok()) return ErrorResponse(cached.status());
     resource.file_size = cached->size;
     file = cached->file;
+    path = cached->path;
   }
   if (!file.ok()) return TextResponse(404, "no blob sha256:" + hex);
+  if (absl::Status verified = verifier_.Check(*digest, (*file)->fd(), path); !verified.ok()) {
+    return ErrorResponse(verified);
+  }
   resource.file = *std::move(file);
   resource.etag = "sha256:" + hex;
   resource.cache_control = kImmutable;
@@ -620,13 +634,16 @@ absl::StatusOr<TftpFile> BootService::ResolveTftp(const std::string& path, const
   }
   if (p.size() == 3 && p[0] == "blobs" && p[1] == "sha256") {
     ASSIGN_OR_RETURN(BlobDigest digest, BlobDigest::FromHex(p[2]));
-    absl::StatusOr<TftpFile> local = MapFile(repository_.BlobPath(digest));
+    std::string path = repository_.BlobPath(digest);
     // A site server's cached blobs are served over TFTP too, but not pulled
     // for it: that would hold a TFTP I/O thread for a whole WAN fetch.
-    if (!local.ok() && options_.site != nullptr) {
-      if (auto cached = options_.site->blobs().Find(digest); cached.ok()) return MapFile(cached->path);
+    if (::access(path.c_str(), F_OK) != 0 && options_.site != nullptr) {
+      if (auto cached = options_.site->blobs().Find(digest); cached.ok()) path = cached->path;
     }
-    return local;
+    uint64_t size = 0;
+    ASSIGN_OR_RETURN(std::shared_ptr<OpenFile> file, OpenForSending(path, &size));
+    RETURN_IF_ERROR(verifier_.Check(digest, file->fd(), path));
+    return MapFile(path);
   }
   std::optional<MacAddress> mac;
   if (p.size() == 2 && p[1] == "boot.cfg") {

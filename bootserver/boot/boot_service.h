@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "bootserver/boot/blob_verifier.h"
 #include "bootserver/boot/boot_metrics.h"
 #include "bootserver/boot/site_cache.h"
 #include "bootserver/http/http_message.h"
@@ -129,6 +130,7 @@ class BootService {
   statestore::StateStoreClient& store_;
   statestore::HostRegistryClient& registry_;
   BootMetrics metrics_;
+  BlobVerifier verifier_;  // every blob served, hashed once per file identity
   std::function<std::string()> extra_metrics_;
   std::mutex hooks_mu_;
   std::condition_variable hooks_done_;

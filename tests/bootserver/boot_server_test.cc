@@ -333,6 +333,42 @@ TEST_F(BootServerTest, TftpServesBootCfgAndBlobsToTftpHpaAndAtftp) {
   EXPECT_THAT(escape.out, HasSubstr("Error code 2"));
 }
 
+// A module altered on disk after import is refused over HTTP and TFTP, never
+// served; the blobs still intact go on being served.
+TEST_F(BootServerTest, ModuleCorruptedOnDiskIsRefusedNotServed) {
+  ASSERT_EQ(Admin({"assign", "--mac", kMac, "--image", "esxi@1"}).exit_code, 0);
+  std::smatch m;
+  const std::string script = Script();
+  ASSERT_TRUE(std::regex_search(script, m, std::regex("(/images/[0-9a-f]{64})/s.v00"))) << script;
+  const std::string module = m[1].str() + "/s.v00";
+  const std::string hex = Sha256Hex(Bytes(3 << 20, 1));
+  // Served (and so verified) once, intact.
+  EXPECT_EQ(Sha256Hex(Curl({http_ + module}).out), hex);
+
+  // One byte flipped in place, as a failing disk or a stray write would.
+  const std::string blob_path = tmp_.File("repo/blobs/sha256/" + hex);
+  std::string bytes = *ReadFile(blob_path);
+  bytes[12345] ^= 0x20;
+  {
+    FILE* f = std::fopen(blob_path.c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, 12345, SEEK_SET);
+    std::fputc(bytes[12345], f);
+    std::fclose(f);
+  }
+  auto refused = Curl({"-w", "\n%{http_code}", http_ + module});
+  EXPECT_THAT(refused.out, HasSubstr("corrupt on disk"));
+  EXPECT_THAT(refused.out, ::testing::EndsWith("\n502"));
+  EXPECT_EQ(Status({http_ + "/blobs/sha256/" + hex}), "502");
+  auto tftp = RunCommand({"/usr/bin/tftp", "-m", "binary", "127.0.0.1", tftp_port_, "-c", "get",
+                          "blobs/sha256/" + hex, tmp_.File("corrupt")});
+  EXPECT_THAT(tftp.out, HasSubstr("Error code"));
+  EXPECT_NE(Sha256Hex(ReadFile(tmp_.File("corrupt")).value_or("")), Sha256Hex(bytes));
+  // The other modules are intact and still served.
+  EXPECT_EQ(Curl({http_ + m[1].str() + "/jumpstrt.gz"}).out, "jump");
+  EXPECT_THAT(Get("/metrics"), HasSubstr("midwife_blob_corrupt_total 3"));
+}
+
 TEST_F(BootServerTest, HostAgentUnderBusyboxReportsBirthAndUploadsItsEtc) {
   ASSERT_EQ(Admin({"assign", "--mac", kMac, "--image", "esxi@1"}).exit_code, 0);
   Script();  // the trial boot: ATTEMPTED until the agent reports
