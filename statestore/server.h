@@ -2,6 +2,7 @@
 #define MIDWIFE_STATESTORE_SERVER_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "statestore/backup_store.h"
@@ -24,6 +25,11 @@ struct ServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;
+  // Encryption at rest (docs/SECURITY.md): the key new versions are sealed
+  // with (32 raw bytes, mode 0600; empty: archives stored unencrypted, which
+  // the serving log line says), and keys older versions may be sealed with.
+  std::string state_key_file;
+  std::vector<std::string> old_state_key_files;
   // Needed to listen on a non-loopback address without TLS.
   bool insecure = false;
   // When set, "host:port" is written here (atomically) once serving; with
