@@ -28,7 +28,11 @@ absl::StatusOr<RekeyReport> RekeyDataDir(const RekeyOptions& options) {
         " (rekey needs the database to itself: stop `statestore serve` on this folder first)"));
   }
   BackupStore store(**engine, std::move(store_options));
-  return store.Rekey();
+  ASSIGN_OR_RETURN(RekeyReport report, store.Rekey());
+  // Resealing overwrote values; compaction drops the files still holding the
+  // old bytes (plaintext, or sealed under a retired key).
+  if (report.resealed > 0) RETURN_IF_ERROR((*engine)->CompactAll());
+  return report;
 }
 
 }  // namespace midwife::statestore

@@ -16,7 +16,9 @@ struct RekeyOptions {
 };
 
 // `statestore rekey`: opens the data folder's database itself and reseals
-// every version not already under the current key (BackupStore::Rekey).
+// every version not already under the current key (BackupStore::Rekey), then
+// compacts the database so no live file keeps the old bytes (the file
+// system may, in freed blocks: see docs/SECURITY.md).
 // The server must be stopped: RocksDB allows one process per folder, so
 // while it runs this fails (UNAVAILABLE, saying so) and changes nothing.
 // NOT_FOUND if the folder holds no state store.

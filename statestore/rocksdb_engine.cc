@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
 
 namespace midwife::statestore {
 namespace {
@@ -94,6 +95,17 @@ absl::StatusOr<std::vector<KeyValue>> RocksDbEngine::Scan(std::string_view prefi
   }
   if (!it->status().ok()) return FromRocks(it->status(), absl::StrCat("scanning ", std::string(prefix)));
   return out;
+}
+
+absl::Status RocksDbEngine::CompactAll() {
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  options.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
+  options.blob_garbage_collection_age_cutoff = 1.0;
+  RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions()), "flushing"));
+  RETURN_IF_ERROR(FromRocks(db_->CompactRange(options, nullptr, nullptr), "compacting"));
+  // Old WAL files hold the overwritten values too; a flush retires them.
+  return FromRocks(db_->FlushWAL(/*sync=*/true), "syncing the WAL");
 }
 
 absl::Status RocksDbEngine::Commit(const std::vector<Precondition>& preconditions,

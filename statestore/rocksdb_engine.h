@@ -37,6 +37,11 @@ class RocksDbEngine final : public StorageEngine {
   absl::Status Commit(const std::vector<Precondition>& preconditions,
                       const WriteBatch& batch) override;
 
+  // Flushes and rewrites every file, blob files included, so that bytes of
+  // overwritten or deleted values (a version before `rekey` resealed it) are
+  // no longer in any live file of the database. Slow: an offline tool's job.
+  absl::Status CompactAll();
+
  private:
   static constexpr size_t kLockStripes = 256;
   explicit RocksDbEngine(std::unique_ptr<rocksdb::DB> db);
