@@ -84,7 +84,8 @@ absl::Status RunServer(const ServerOptions& options) {
   ASSIGN_OR_RETURN(store_options.keys,
                    StateKeyRing::Load(options.state_key_file, options.old_state_key_files));
   ASSIGN_OR_RETURN(std::unique_ptr<RocksDbEngine> engine,
-                   RocksDbEngine::Open(options.data_dir + "/rocksdb"));
+                   RocksDbEngine::Open(options.data_dir + "/rocksdb",
+                                       RocksDbOptions{.min_free_bytes = options.min_free_bytes}));
 
   // Read before the ring moves into the store.
   const std::string state_key_id =
@@ -133,6 +134,7 @@ absl::Status RunServer(const ServerOptions& options) {
             {"state_key_id", state_key_id.empty() ? "none" : state_key_id},
             {"old_state_keys", std::to_string(options.old_state_key_files.size())},
             {"keep", std::to_string(options.store.keep_newest)},
+            {"min_free_bytes", std::to_string(options.min_free_bytes)},
             {"report_deadline_ms", std::to_string(options.registry.banks.report_deadline_ms)}});
   if (!options.ready_file.empty()) {
     RETURN_IF_ERROR(WriteFileAtomically(options.ready_file, bound + "\n"));

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "statestore/backup_store.h"
 #include "statestore/host_registry.h"
+#include "statestore/rocksdb_engine.h"
 
 namespace midwife::statestore {
 
@@ -43,6 +44,9 @@ struct ServerOptions {
   // A streaming call (Backup, Restore) running longer than this is cancelled,
   // whatever deadline the client set, or none (flag --max-call-seconds).
   int max_call_seconds = 300;
+  // Writes are refused (RESOURCE_EXHAUSTED) rather than leave less than this
+  // free on the data folder's disk (flag --min-free-bytes; rocksdb_engine.h).
+  uint64_t min_free_bytes = RocksDbOptions{}.min_free_bytes;
   BackupStoreOptions store;
   HostRegistryOptions registry;
 };

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   serve->add_option("--ready-file", server.ready_file, "write host:port here once serving");
   serve->add_option("--keep", server.store.keep_newest, "versions kept per host besides pinned ones")->capture_default_str()->check(CLI::Range(1u, 100000u));
   serve->add_option("--max-backup-bytes", server.store.max_backup_bytes, "largest backup accepted")->capture_default_str();
+  serve->add_option("--min-free-bytes", server.min_free_bytes, "refuse writes (RESOURCE_EXHAUSTED) that would leave less free on the data disk")->capture_default_str();
   serve->add_option("--max-uncompressed-bytes", max_uncompressed, "largest uncompressed total of a backup")->capture_default_str();
   serve->add_option("--max-entries", max_entries, "most tar entries in a backup")->capture_default_str();
   serve->add_option("--max-streams", server.max_concurrent_streams, "concurrent streams per connection")->capture_default_str();
