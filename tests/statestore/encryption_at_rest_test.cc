@@ -4,10 +4,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <filesystem>
 #include <random>
 
 #include "core/file_io.h"
+#include "tests/statestore/at_rest_files.h"
 #include "tests/statestore/statestore_server.h"
 #include "tests/support/child_process.h"
 #include "tests/support/tar_builder.h"
@@ -17,22 +17,13 @@ namespace {
 
 using ::midwife::testing::BinaryPath;
 using ::midwife::testing::RunCommand;
-using ::midwife::testing::TarBuilder;
 using ::midwife::testing::TempDir;
+using testing::AnyFileHolds;
+using testing::ArchiveShowing;
 using ::testing::HasSubstr;
 using testing::StateStoreServer;
 
 constexpr char kMac[] = "02:00:00:00:5e:01";
-
-// A plain tarball whose bytes hold `marker` verbatim (gzip level 0), large
-// enough (> 4 KiB) that RocksDB keeps it in a blob file.
-std::string ArchiveShowing(const std::string& marker) {
-  std::string shadow;
-  for (int i = 0; i < 200; ++i) shadow += marker + "\n";
-  TarBuilder b(TarBuilder::Compression::kGzipStored);
-  b.File("etc/shadow", shadow);
-  return b.Finish();
-}
 
 std::string WriteKey(const TempDir& tmp, const std::string& name, uint64_t seed,
                      unsigned mode = 0600, size_t bytes = 32) {
@@ -43,17 +34,6 @@ std::string WriteKey(const TempDir& tmp, const std::string& name, uint64_t seed,
   EXPECT_TRUE(WriteFileAtomically(path, key, mode).ok());
   ::chmod(path.c_str(), mode);  // Whatever the umask.
   return path;
-}
-
-// Whether any file under `dir` holds `needle`: RocksDB's WAL, tables, blob
-// files, manifests, and anything else the server wrote.
-bool AnyFileHolds(const std::string& dir, const std::string& needle) {
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    auto contents = ReadFile(entry.path().string());
-    if (contents.ok() && contents->find(needle) != std::string::npos) return true;
-  }
-  return false;
 }
 
 std::vector<std::string> KeyFlags(const std::string& current, std::vector<std::string> old = {}) {
