@@ -126,6 +126,7 @@ TEST(FullDiskTest, RefusesWithResourceExhaustedKeepsEverythingAndRecoversOnceSpa
   EXPECT_TRUE(r->archive == after);
 
   // And it all survives a restart.
+  client.reset();  // An open channel holds a stopping server up for seconds.
   EXPECT_EQ(server.Terminate(), 0);
   ASSERT_TRUE(server.Start()) << server.log();
   auto fresh = server.AdminClient();
@@ -135,6 +136,7 @@ TEST(FullDiskTest, RefusesWithResourceExhaustedKeepsEverythingAndRecoversOnceSpa
     ASSERT_TRUE(restored.ok()) << restored.status();
     EXPECT_TRUE(restored->archive == archive);
   }
+  fresh.reset();
   server.Terminate();
 }
 
