@@ -375,6 +375,33 @@ absl::StatusOr<RekeyReport> BackupStore::Rekey() {
   return report;
 }
 
+absl::StatusOr<AtRestCounts> BackupStore::CountAtRest() {
+  AtRestCounts counts;
+  const StateKey* current = options_.keys.current();
+  std::string after;
+  for (;;) {
+    ASSIGN_OR_RETURN(auto rows, engine_.Scan("v/", after, kMaxPageSize));
+    if (rows.empty()) break;
+    after = rows.back().key;
+    for (const KeyValue& row : rows) {
+      rec::StoredVersion stored;
+      if (!stored.ParseFromString(row.value)) {
+        return absl::DataLossError(absl::StrCat("version record ", row.key, " is corrupt"));
+      }
+      if (stored.sealing() == rec::SEALING_NONE) {
+        ++counts.plaintext;
+      } else if (current != nullptr && stored.key_id() == current->id) {
+        ++counts.current_key;
+      } else if (options_.keys.Find(stored.key_id()) != nullptr) {
+        ++counts.old_keys;
+      } else {
+        ++counts.unknown_keys;
+      }
+    }
+  }
+  return counts;
+}
+
 absl::StatusOr<v1::VersionInfo> BackupStore::Stat(const MacAddress& mac) {
   const std::string key = mac.ToString();
   ASSIGN_OR_RETURN(Head head, LoadHead(engine_, key));

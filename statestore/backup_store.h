@@ -49,6 +49,15 @@ struct RekeyReport {
   uint64_t resealed = 0;  // Were plaintext or under an old key; now under the current key.
 };
 
+// How stored versions are kept at rest, for the serve log and rotation: an
+// old key may be retired once no version is under it.
+struct AtRestCounts {
+  uint64_t plaintext = 0;
+  uint64_t current_key = 0;
+  uint64_t old_keys = 0;
+  uint64_t unknown_keys = 0;  // Sealed with a key this store was not given: unreadable.
+};
+
 struct HostPage {
   std::vector<v1::HostSummary> hosts;
   std::string next_page_token;
@@ -105,6 +114,9 @@ class BackupStore {
   // REQUIRES: no concurrent writer of this engine (`statestore rekey` runs
   // with the server stopped; RocksDB's lock enforces it).
   absl::StatusOr<RekeyReport> Rekey();
+
+  // Reads every version record (not the archives). Linear in versions.
+  absl::StatusOr<AtRestCounts> CountAtRest();
 
   // A host's head record as read, with its compare-and-set token (defined in
   // backup_store.cc, where alone it is used).

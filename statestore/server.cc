@@ -97,6 +97,18 @@ absl::Status RunServer(const ServerOptions& options) {
                       "written to disk unencrypted"}});
   }
   BackupStore store(*engine, std::move(store_options));
+  ASSIGN_OR_RETURN(AtRestCounts at_rest, store.CountAtRest());
+  LogEvent("statestore.at_rest",
+           {{"plaintext_versions", std::to_string(at_rest.plaintext)},
+            {"current_key_versions", std::to_string(at_rest.current_key)},
+            {"old_key_versions", std::to_string(at_rest.old_keys)},
+            {"unreadable_versions", std::to_string(at_rest.unknown_keys)}});
+  if (at_rest.unknown_keys > 0) {
+    LogEvent("statestore.warning",
+             {{"unreadable_versions", std::to_string(at_rest.unknown_keys)},
+              {"why", "versions sealed with a key not given by --state-key-file or "
+                      "--old-state-key-file; restoring them fails until it is"}});
+  }
   Authorizer authorizer(std::move(admin_token), HostTokens(std::move(host_secret)));
   CallWatchdog watchdog(std::chrono::seconds(std::max(1, options.max_call_seconds)));
   StateStoreService service(store, authorizer, options.store.max_backup_bytes, watchdog);

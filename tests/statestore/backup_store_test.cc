@@ -369,6 +369,28 @@ TEST_F(BackupStoreTest, RekeyResealsPlaintextAndOldKeyVersionsUnderTheCurrentKey
   EXPECT_EQ(after.Rekey()->resealed, 0u);
 }
 
+TEST_F(BackupStoreTest, CountsVersionsByHowTheyAreKeptAtRest) {
+  const MacAddress mac = Mac("02:00:00:00:00:01");
+  ASSERT_TRUE(BackupStore(engine_, Options(10)).Backup(mac, Header(), Archive(1)).ok());
+  BackupStoreOptions a = Options(10);
+  a.keys = Ring('A');
+  ASSERT_TRUE(BackupStore(engine_, a).Backup(mac, Header(), Archive(2)).ok());
+  ASSERT_TRUE(BackupStore(engine_, a).Backup(mac, Header(), Archive(3)).ok());
+  BackupStoreOptions c = Options(10);
+  c.keys = Ring('C');
+  ASSERT_TRUE(BackupStore(engine_, c).Backup(mac, Header(), Archive(4)).ok());
+  BackupStoreOptions b = Options(10);
+  b.keys = Ring('B', {'A'});
+  BackupStore store(engine_, b);
+  ASSERT_TRUE(store.Backup(Mac("02:00:00:00:00:02"), Header(), Archive(5)).ok());
+  auto counts = store.CountAtRest();
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->plaintext, 1u);
+  EXPECT_EQ(counts->current_key, 1u);
+  EXPECT_EQ(counts->old_keys, 2u);
+  EXPECT_EQ(counts->unknown_keys, 1u);
+}
+
 TEST_F(BackupStoreTest, RekeyWithoutACurrentKeyIsRefused) {
   BackupStore store(engine_, Options(10));
   EXPECT_EQ(store.Rekey().status().code(), absl::StatusCode::kFailedPrecondition);
