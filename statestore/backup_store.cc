@@ -80,7 +80,8 @@ absl::StatusOr<AtRest> ForRest(const StateKeyRing& keys, const std::string& mac,
     out.bytes = archive;
     return out;
   }
-  ASSIGN_OR_RETURN(out.bytes, Seal(key->bytes, RandomSealNonce(), ArchiveAad(mac, version), archive));
+  ASSIGN_OR_RETURN(out.bytes,
+                   Seal(key->bytes, RandomSealNonce(), ArchiveAad(mac, version), archive));
   out.sealing = rec::SEALING_AES_256_GCM;
   out.key_id = key->id;
   return out;
@@ -279,7 +280,8 @@ absl::StatusOr<RestoredBackup> BackupStore::Restore(const MacAddress& mac, uint6
 absl::StatusOr<std::string> BackupStore::ReadArchive(const std::string& mac, uint64_t v,
                                                      const rec::StoredVersion& stored) {
   const auto fail = [&](auto... why) {
-    return absl::DataLossError(absl::StrCat("version ", v, " of ", mac, " ", why..., "; not served"));
+    return absl::DataLossError(
+        absl::StrCat("version ", v, " of ", mac, " ", why..., "; not served"));
   };
   std::string at_rest;
   at_rest.reserve(stored.stored_bytes() != 0 ? stored.stored_bytes() : stored.info().size());
@@ -354,7 +356,9 @@ absl::StatusOr<RekeyReport> BackupStore::Rekey() {
         if (!stored.ParseFromString(*raw)) {
           return absl::DataLossError(absl::StrCat("version ", v, " of ", mac, " is corrupt"));
         }
-        if (stored.sealing() == rec::SEALING_AES_256_GCM && stored.key_id() == current->id) continue;
+        const bool done =
+            stored.sealing() == rec::SEALING_AES_256_GCM && stored.key_id() == current->id;
+        if (done) continue;
         ASSIGN_OR_RETURN(std::string archive, ReadArchive(mac, v, stored));
         ASSIGN_OR_RETURN(AtRest at_rest, ForRest(options_.keys, mac, v, archive));
         WriteBatch batch;
