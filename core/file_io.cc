@@ -78,7 +78,7 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
+absl::StatusOr<std::string> ReadSecretBytes(const std::string& path, size_t max_bytes) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return ErrnoError("cannot stat secret file", path, errno);
   if (st.st_mode & (S_IRWXG | S_IRWXO)) {
@@ -86,7 +86,11 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
         "secret file %s may be read by group or others (mode %03o); chmod 600 it", path,
         st.st_mode & 0777));
   }
-  auto contents = ReadFile(path, 64 * 1024);
+  return ReadFile(path, max_bytes);
+}
+
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
+  auto contents = ReadSecretBytes(path, 64 * 1024);
   if (!contents.ok()) return contents.status();
   std::string s = *std::move(contents);
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();

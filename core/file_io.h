@@ -22,6 +22,10 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
 // that the group or others may read: a secret readable by all is no secret.
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path);
 
+// Reads a binary key file byte for byte (nothing trimmed), at most
+// `max_bytes`, refusing it like ReadSecretFile if the group or others may read it.
+absl::StatusOr<std::string> ReadSecretBytes(const std::string& path, size_t max_bytes);
+
 // Returns the secret in `path`; if the file does not exist, creates it
 // (mode 0600) holding `bytes` random bytes as hex.
 absl::StatusOr<std::string> ReadOrCreateSecretFile(const std::string& path, size_t bytes = 32);

@@ -10,6 +10,7 @@
 #include "proto/statestore_records.pb.h"
 #include "statestore/key_layout.h"
 #include "statestore/retention.h"
+#include "statestore/sealed_blob.h"
 
 namespace midwife::statestore {
 namespace {
@@ -56,6 +57,49 @@ absl::StatusOr<rec::StoredVersion> LoadVersion(StorageEngine& engine, const std:
     return absl::DataLossError(absl::StrCat("version ", version, " of ", mac, " is corrupt"));
   }
   return stored;
+}
+
+// The associated data binding a sealed archive to its host and version.
+std::string ArchiveAad(const std::string& mac, uint64_t version) {
+  return absl::StrCat("midwife statestore archive mac=", mac, " version=", version);
+}
+
+// What goes to the engine for an archive: the archive, or it sealed under
+// the current key with a fresh nonce.
+struct AtRest {
+  std::string bytes;
+  rec::Sealing sealing = rec::SEALING_NONE;
+  std::string key_id;
+};
+
+absl::StatusOr<AtRest> ForRest(const StateKeyRing& keys, const std::string& mac, uint64_t version,
+                               const std::string& archive) {
+  AtRest out;
+  const StateKey* key = keys.current();
+  if (key == nullptr) {
+    out.bytes = archive;
+    return out;
+  }
+  ASSIGN_OR_RETURN(out.bytes,
+                   Seal(key->bytes, RandomSealNonce(), ArchiveAad(mac, version), archive));
+  out.sealing = rec::SEALING_AES_256_GCM;
+  out.key_id = key->id;
+  return out;
+}
+
+// Fills the record's at-rest fields and the batch's chunk puts.
+void PutAtRest(const std::string& mac, uint64_t version, const AtRest& at_rest,
+               rec::StoredVersion& stored, WriteBatch& batch) {
+  const uint32_t chunks =
+      static_cast<uint32_t>((at_rest.bytes.size() + keys::kChunkBytes - 1) / keys::kChunkBytes);
+  stored.set_chunk_count(chunks);
+  stored.set_sealing(at_rest.sealing);
+  stored.set_key_id(at_rest.key_id);
+  stored.set_stored_bytes(at_rest.bytes.size());
+  for (uint32_t c = 0; c < chunks; ++c) {
+    batch.puts.emplace_back(keys::Chunk(mac, version, c),
+                            at_rest.bytes.substr(c * keys::kChunkBytes, keys::kChunkBytes));
+  }
 }
 
 uint64_t Newest(const rec::HostHead& head) {
@@ -196,14 +240,10 @@ absl::StatusOr<BackupResult> BackupStore::TryBackup(const std::string& mac, cons
   info.set_kind(ToProtoKind(validated.kind));
   *info.mutable_labels() = header.labels();
   for (const auto& [k, v] : validated.labels) (*info.mutable_labels())[k] = v;
-  const uint32_t chunks =
-      static_cast<uint32_t>((archive.size() + keys::kChunkBytes - 1) / keys::kChunkBytes);
-  stored.set_chunk_count(chunks);
-
   WriteBatch batch;
-  for (uint32_t c = 0; c < chunks; ++c) {
-    batch.puts.emplace_back(keys::Chunk(mac, version, c),
-                            archive.substr(c * keys::kChunkBytes, keys::kChunkBytes));
+  {
+    ASSIGN_OR_RETURN(AtRest at_rest, ForRest(options_.keys, mac, version, archive));
+    PutAtRest(mac, version, at_rest, stored, batch);
   }
   batch.puts.emplace_back(keys::Version(mac, version), stored.SerializeAsString());
 
@@ -231,26 +271,139 @@ absl::StatusOr<RestoredBackup> BackupStore::Restore(const MacAddress& mac, uint6
   ASSIGN_OR_RETURN(uint64_t v, ResolveVersion(head, key, version));
   ASSIGN_OR_RETURN(rec::StoredVersion stored, LoadVersion(engine_, key, v));
   RestoredBackup out;
-  out.archive.reserve(stored.info().size());
-  for (uint32_t c = 0; c < stored.chunk_count(); ++c) {
-    ASSIGN_OR_RETURN(auto chunk, engine_.Get(keys::Chunk(key, v, c)));
-    if (!chunk) {
-      // Pruned by a concurrent backup between our reads, or lost on disk.
-      auto still_there = LoadVersion(engine_, key, v);
-      if (absl::IsNotFound(still_there.status())) return still_there.status();
-      return absl::DataLossError(
-          absl::StrCat("version ", v, " of ", key, " is missing chunk ", c, "; not served"));
-    }
-    out.archive += *chunk;
-  }
-  if (out.archive.size() != stored.info().size() || Sha256Hex(out.archive) != stored.info().sha256()) {
-    return absl::DataLossError(absl::StrCat("version ", v, " of ", key,
-                                            " does not match its SHA-256 ", stored.info().sha256(),
-                                            "; not served"));
-  }
+  ASSIGN_OR_RETURN(out.archive, ReadArchive(key, v, stored));
   out.info = stored.info();
   out.info.set_pinned(std::count(head.record.pinned().begin(), head.record.pinned().end(), v) > 0);
   return out;
+}
+
+absl::StatusOr<std::string> BackupStore::ReadArchive(const std::string& mac, uint64_t v,
+                                                     const rec::StoredVersion& stored) {
+  const auto fail = [&](auto... why) {
+    return absl::DataLossError(
+        absl::StrCat("version ", v, " of ", mac, " ", why..., "; not served"));
+  };
+  std::string at_rest;
+  at_rest.reserve(stored.stored_bytes() != 0 ? stored.stored_bytes() : stored.info().size());
+  for (uint32_t c = 0; c < stored.chunk_count(); ++c) {
+    ASSIGN_OR_RETURN(auto chunk, engine_.Get(keys::Chunk(mac, v, c)));
+    if (!chunk) {
+      // Pruned by a concurrent backup between our reads, or lost on disk.
+      auto still_there = LoadVersion(engine_, mac, v);
+      if (absl::IsNotFound(still_there.status())) return still_there.status();
+      return fail("is missing chunk ", c);
+    }
+    at_rest += *chunk;
+  }
+  // Records written before stored_bytes existed hold 0 there.
+  if (stored.stored_bytes() != 0 && at_rest.size() != stored.stored_bytes()) {
+    return fail("holds ", at_rest.size(), " bytes at rest, not ", stored.stored_bytes());
+  }
+  std::string archive;
+  switch (stored.sealing()) {
+    case rec::SEALING_NONE:
+      archive = std::move(at_rest);
+      break;
+    case rec::SEALING_AES_256_GCM: {
+      const StateKey* key = options_.keys.Find(stored.key_id());
+      if (key == nullptr) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "version ", v, " of ", mac, " is encrypted with state key ", KeyIdHex(stored.key_id()),
+            ", which this store was not given (--state-key-file or --old-state-key-file); not "
+            "served"));
+      }
+      absl::StatusOr<SealedHeader> header = ReadSealedHeader(at_rest);
+      if (header.ok() && header->key_id != stored.key_id()) {
+        return fail("is sealed with key ", KeyIdHex(header->key_id), " but recorded under ",
+                    KeyIdHex(stored.key_id()));
+      }
+      absl::StatusOr<std::string> opened = Open(key->bytes, ArchiveAad(mac, v), at_rest);
+      if (!opened.ok()) return fail(opened.status().message());
+      archive = *std::move(opened);
+      break;
+    }
+    default:
+      return absl::FailedPreconditionError(
+          absl::StrCat("version ", v, " of ", mac, " is stored with sealing ",
+                       static_cast<int>(stored.sealing()), ", unknown to this build; not served"));
+  }
+  if (archive.size() != stored.info().size() || Sha256Hex(archive) != stored.info().sha256()) {
+    return fail("does not match its SHA-256 ", stored.info().sha256());
+  }
+  return archive;
+}
+
+absl::StatusOr<RekeyReport> BackupStore::Rekey() {
+  const StateKey* current = options_.keys.current();
+  if (current == nullptr) {
+    return absl::FailedPreconditionError("rekey needs a current key (--state-key-file)");
+  }
+  RekeyReport report;
+  std::string after;
+  for (;;) {
+    ASSIGN_OR_RETURN(auto heads, engine_.Scan(keys::kHeadPrefix, after, kDefaultPageSize));
+    if (heads.empty()) break;
+    after = heads.back().key;
+    for (const KeyValue& row : heads) {
+      const std::string mac(keys::MacOfHead(row.key));
+      ++report.hosts;
+      ASSIGN_OR_RETURN(Head head, LoadHead(engine_, mac));
+      for (uint64_t v : head.record.versions()) {
+        ++report.versions;
+        ASSIGN_OR_RETURN(auto raw, engine_.Get(keys::Version(mac, v)));
+        if (!raw) continue;  // Pruned since the head was read.
+        rec::StoredVersion stored;
+        if (!stored.ParseFromString(*raw)) {
+          return absl::DataLossError(absl::StrCat("version ", v, " of ", mac, " is corrupt"));
+        }
+        const bool done =
+            stored.sealing() == rec::SEALING_AES_256_GCM && stored.key_id() == current->id;
+        if (done) continue;
+        ASSIGN_OR_RETURN(std::string archive, ReadArchive(mac, v, stored));
+        ASSIGN_OR_RETURN(AtRest at_rest, ForRest(options_.keys, mac, v, archive));
+        WriteBatch batch;
+        const uint32_t old_chunks = stored.chunk_count();
+        PutAtRest(mac, v, at_rest, stored, batch);
+        for (uint32_t c = stored.chunk_count(); c < old_chunks; ++c) {
+          batch.deletes.push_back(keys::Chunk(mac, v, c));
+        }
+        batch.puts.emplace_back(keys::Version(mac, v), stored.SerializeAsString());
+        absl::Status st =
+            engine_.Commit({{keys::Head(mac), head.raw}, {keys::Version(mac, v), raw}}, batch);
+        if (absl::IsAborted(st)) continue;  // Changed under us: no writer was expected.
+        RETURN_IF_ERROR(st);
+        ++report.resealed;
+      }
+    }
+  }
+  return report;
+}
+
+absl::StatusOr<AtRestCounts> BackupStore::CountAtRest() {
+  AtRestCounts counts;
+  const StateKey* current = options_.keys.current();
+  std::string after;
+  for (;;) {
+    ASSIGN_OR_RETURN(auto rows, engine_.Scan("v/", after, kMaxPageSize));
+    if (rows.empty()) break;
+    after = rows.back().key;
+    for (const KeyValue& row : rows) {
+      rec::StoredVersion stored;
+      if (!stored.ParseFromString(row.value)) {
+        return absl::DataLossError(absl::StrCat("version record ", row.key, " is corrupt"));
+      }
+      if (stored.sealing() == rec::SEALING_NONE) {
+        ++counts.plaintext;
+      } else if (current != nullptr && stored.key_id() == current->id) {
+        ++counts.current_key;
+      } else if (options_.keys.Find(stored.key_id()) != nullptr) {
+        ++counts.old_keys;
+      } else {
+        ++counts.unknown_keys;
+      }
+    }
+  }
+  return counts;
 }
 
 absl::StatusOr<v1::VersionInfo> BackupStore::Stat(const MacAddress& mac) {

@@ -12,6 +12,8 @@
 #include "core/mac_address.h"
 #include "core/state_archive.h"
 #include "proto/statestore.pb.h"
+#include "proto/statestore_records.pb.h"
+#include "statestore/state_keys.h"
 #include "statestore/storage_engine.h"
 
 namespace midwife::statestore {
@@ -24,6 +26,11 @@ struct BackupStoreOptions {
   StateArchiveLimits archive_limits;
   // Clock seam for tests; defaults to the system clock.
   std::function<int64_t()> now_unix_ms;
+  // With a current key, every new version is sealed (AES-256-GCM,
+  // statestore/sealed_blob.h) before it reaches the engine; without one,
+  // archives are stored as they are. Versions are read with whichever key of
+  // the ring sealed them; plaintext versions stay readable either way.
+  StateKeyRing keys;
 };
 
 struct BackupResult {
@@ -36,13 +43,35 @@ struct RestoredBackup {
   std::string archive;
 };
 
+struct RekeyReport {
+  uint64_t hosts = 0;
+  uint64_t versions = 0;  // Looked at.
+  uint64_t resealed = 0;  // Were plaintext or under an old key; now under the current key.
+};
+
+// How stored versions are kept at rest, for the serve log and rotation: an
+// old key may be retired once no version is under it.
+struct AtRestCounts {
+  uint64_t plaintext = 0;
+  uint64_t current_key = 0;
+  uint64_t old_keys = 0;
+  uint64_t unknown_keys = 0;  // Sealed with a key this store was not given: unreadable.
+};
+
 struct HostPage {
   std::vector<v1::HostSummary> hosts;
   std::string next_page_token;
 };
 
 // The state store's logic, free of gRPC: versions, dedup, retention,
-// compare-and-set, validation and digest checks over a StorageEngine.
+// compare-and-set, validation, digest checks and encryption at rest over a
+// StorageEngine.
+//
+// At rest, a version is the archive itself (no key) or a sealed blob whose
+// associated data is "midwife statestore archive mac=<canonical MAC>
+// version=<decimal>", so bytes moved to another host's or version's keys fail
+// authentication. The digest in VersionInfo, used for dedup and checked on
+// every restore, is always the plaintext archive's SHA-256.
 // Thread-safe: concurrent calls for one host are serialized by the engine's
 // compare-and-set on the host's head record (retried internally unless the
 // caller asked for an expected version).
@@ -59,7 +88,8 @@ class BackupStore {
                                       std::string archive);
 
   // `version` 0: the newest. NOT_FOUND if absent; DATA_LOSS (never the bytes)
-  // if the stored bytes do not match their digest.
+  // if the stored bytes fail authentication or do not match their digest;
+  // FAILED_PRECONDITION if they are sealed with a key this store was not given.
   absl::StatusOr<RestoredBackup> Restore(const MacAddress& mac, uint64_t version);
 
   absl::StatusOr<v1::VersionInfo> Stat(const MacAddress& mac);
@@ -73,6 +103,20 @@ class BackupStore {
   // labelled copied_from=<from>@<version>.
   absl::StatusOr<v1::VersionInfo> Copy(const MacAddress& from, const MacAddress& to,
                                        uint64_t version);
+
+  // Reseals every version that is plaintext or sealed with an old key under
+  // the current key, with a fresh nonce, one commit per version (conditioned
+  // on the host's head and the version's record being unchanged; a version
+  // pruned meanwhile is skipped). FAILED_PRECONDITION without a current key;
+  // a version that cannot be read (key missing, corrupt) stops the run with
+  // its error naming it: versions done so far stay done, and a second run
+  // picks up where this one stopped.
+  // REQUIRES: no concurrent writer of this engine (`statestore rekey` runs
+  // with the server stopped; RocksDB's lock enforces it).
+  absl::StatusOr<RekeyReport> Rekey();
+
+  // Reads every version record (not the archives). Linear in versions.
+  absl::StatusOr<AtRestCounts> CountAtRest();
 
   // A host's head record as read, with its compare-and-set token (defined in
   // backup_store.cc, where alone it is used).
@@ -90,6 +134,10 @@ class BackupStore {
                                          const v1::BackupHeader& header,
                                          const StateArchiveInfo& validated,
                                          const std::string& archive, const std::string& sha256);
+  // The archive of `stored` (version `v` of `mac`): chunks joined, unsealed,
+  // length and digest checked.
+  absl::StatusOr<std::string> ReadArchive(const std::string& mac, uint64_t v,
+                                          const records::v1::StoredVersion& stored);
   int64_t Now() const;
 
   StorageEngine& engine_;

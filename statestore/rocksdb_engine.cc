@@ -4,17 +4,24 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <climits>
 #include <functional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
 
 namespace midwife::statestore {
 namespace {
 
 constexpr char kFormatKey[] = "meta/format";
+// Room a delete-only commit (tombstones in the WAL) leaves untouched.
+constexpr uint64_t kDeleteReserveBytes = 1 << 20;
 
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -29,7 +36,8 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::string& dir,
+                                                                   RocksDbOptions engine_options) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
@@ -60,10 +68,42 @@ absl::StatusOr<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::st
     return absl::FailedPreconditionError(absl::StrCat(
         dir, " holds state store layout version ", format, "; this build reads version ", ours));
   }
-  return std::unique_ptr<RocksDbEngine>(new RocksDbEngine(std::move(db)));
+  return std::unique_ptr<RocksDbEngine>(new RocksDbEngine(std::move(db), dir, engine_options));
 }
 
-RocksDbEngine::RocksDbEngine(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+RocksDbEngine::RocksDbEngine(std::unique_ptr<rocksdb::DB> db, std::string dir,
+                             RocksDbOptions options)
+    : db_(std::move(db)), dir_(std::move(dir)), options_(options) {}
+
+absl::Status RocksDbEngine::ReserveSpace(uint64_t batch_bytes, bool deletes_only) {
+  struct statvfs fs {};
+  if (::statvfs(dir_.c_str(), &fs) != 0) {
+    return absl::InternalError(absl::StrCat("statvfs ", dir_, ": ", std::strerror(errno)));
+  }
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  // Deleting is how space comes back: only a sliver is kept for it.
+  const uint64_t reserve = deletes_only ? kDeleteReserveBytes : options_.min_free_bytes;
+  // What sits in memtables is already in the WAL and will be written once
+  // more by its flush, which must find room (on restart too: recovery
+  // flushes the WAL it replays).
+  uint64_t unflushed = 0;
+  if (!db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &unflushed)) unflushed = 0;
+  std::lock_guard lock(space_mu_);
+  const uint64_t needed = reserve + unflushed + 2 * (batch_bytes + bytes_in_flight_);
+  if (free_bytes < needed) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the data folder's disk is full: ", free_bytes, " bytes free in ", dir_, "; a commit of ",
+        batch_bytes, " bytes needs ", needed, " (twice itself and commits in flight, ", unflushed,
+        " not yet flushed, ", reserve, " in reserve: --min-free-bytes); nothing was written"));
+  }
+  bytes_in_flight_ += batch_bytes;
+  return absl::OkStatus();
+}
+
+void RocksDbEngine::ReleaseSpace(uint64_t batch_bytes) {
+  std::lock_guard lock(space_mu_);
+  bytes_in_flight_ -= batch_bytes;
+}
 
 RocksDbEngine::~RocksDbEngine() {
   if (db_) db_->Close().PermitUncheckedError();
@@ -96,6 +136,17 @@ absl::StatusOr<std::vector<KeyValue>> RocksDbEngine::Scan(std::string_view prefi
   return out;
 }
 
+absl::Status RocksDbEngine::CompactAll() {
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  options.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
+  options.blob_garbage_collection_age_cutoff = 1.0;
+  RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions()), "flushing"));
+  RETURN_IF_ERROR(FromRocks(db_->CompactRange(options, nullptr, nullptr), "compacting"));
+  // Old WAL files hold the overwritten values too; a flush retires them.
+  return FromRocks(db_->FlushWAL(/*sync=*/true), "syncing the WAL");
+}
+
 absl::Status RocksDbEngine::Commit(const std::vector<Precondition>& preconditions,
                                    const WriteBatch& batch) {
   std::vector<size_t> stripes;
@@ -116,12 +167,18 @@ absl::Status RocksDbEngine::Commit(const std::vector<Precondition>& precondition
       return absl::AbortedError(absl::StrCat("concurrent change to ", p.key));
     }
   }
+  uint64_t batch_bytes = 0;
+  for (const auto& [k, v] : batch.puts) batch_bytes += k.size() + v.size();
+  for (const auto& k : batch.deletes) batch_bytes += k.size();
+  RETURN_IF_ERROR(ReserveSpace(batch_bytes, batch.puts.empty()));
   rocksdb::WriteBatch wb;
   for (const auto& [k, v] : batch.puts) wb.Put(k, v);
   for (const auto& k : batch.deletes) wb.Delete(k);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(db_->Write(wo, &wb), "committing");
+  absl::Status written = FromRocks(db_->Write(wo, &wb), "committing");
+  ReleaseSpace(batch_bytes);
+  return written;
 }
 
 }  // namespace midwife::statestore

@@ -80,10 +80,35 @@ absl::Status RunServer(const ServerOptions& options) {
                                                 : ReadSecretFile(admin_file));
   ASSIGN_OR_RETURN(std::string host_secret, ReadOrCreateSecretFile(secret_file));
   ASSIGN_OR_RETURN(auto credentials, MakeCredentials(options));
+  BackupStoreOptions store_options = options.store;
+  ASSIGN_OR_RETURN(store_options.keys,
+                   StateKeyRing::Load(options.state_key_file, options.old_state_key_files));
   ASSIGN_OR_RETURN(std::unique_ptr<RocksDbEngine> engine,
-                   RocksDbEngine::Open(options.data_dir + "/rocksdb"));
+                   RocksDbEngine::Open(options.data_dir + "/rocksdb",
+                                       RocksDbOptions{.min_free_bytes = options.min_free_bytes}));
 
-  BackupStore store(*engine, options.store);
+  // Read before the ring moves into the store.
+  const std::string state_key_id =
+      store_options.keys.current() ? KeyIdHex(store_options.keys.current()->id) : "";
+  if (state_key_id.empty()) {
+    LogEvent("statestore.warning",
+             {{"encryption_at_rest", "off"},
+              {"why", "no --state-key-file: host state (password hashes, private keys) is "
+                      "written to disk unencrypted"}});
+  }
+  BackupStore store(*engine, std::move(store_options));
+  ASSIGN_OR_RETURN(AtRestCounts at_rest, store.CountAtRest());
+  LogEvent("statestore.at_rest",
+           {{"plaintext_versions", std::to_string(at_rest.plaintext)},
+            {"current_key_versions", std::to_string(at_rest.current_key)},
+            {"old_key_versions", std::to_string(at_rest.old_keys)},
+            {"unreadable_versions", std::to_string(at_rest.unknown_keys)}});
+  if (at_rest.unknown_keys > 0) {
+    LogEvent("statestore.warning",
+             {{"unreadable_versions", std::to_string(at_rest.unknown_keys)},
+              {"why", "versions sealed with a key not given by --state-key-file or "
+                      "--old-state-key-file; restoring them fails until it is"}});
+  }
   Authorizer authorizer(std::move(admin_token), HostTokens(std::move(host_secret)));
   CallWatchdog watchdog(std::chrono::seconds(std::max(1, options.max_call_seconds)));
   StateStoreService service(store, authorizer, options.store.max_backup_bytes, watchdog);
@@ -117,7 +142,11 @@ absl::Status RunServer(const ServerOptions& options) {
             {"tls", options.tls_cert_file.empty() ? "off" : "on"},
             {"mtls", options.tls_client_ca_file.empty() ? "off" : "on"},
             {"admin_token_file", admin_file},
+            {"encryption_at_rest", state_key_id.empty() ? "off" : "aes-256-gcm"},
+            {"state_key_id", state_key_id.empty() ? "none" : state_key_id},
+            {"old_state_keys", std::to_string(options.old_state_key_files.size())},
             {"keep", std::to_string(options.store.keep_newest)},
+            {"min_free_bytes", std::to_string(options.min_free_bytes)},
             {"report_deadline_ms", std::to_string(options.registry.banks.report_deadline_ms)}});
   if (!options.ready_file.empty()) {
     RETURN_IF_ERROR(WriteFileAtomically(options.ready_file, bound + "\n"));

@@ -2,10 +2,12 @@
 #define MIDWIFE_STATESTORE_SERVER_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "statestore/backup_store.h"
 #include "statestore/host_registry.h"
+#include "statestore/rocksdb_engine.h"
 
 namespace midwife::statestore {
 
@@ -24,6 +26,11 @@ struct ServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;
+  // Encryption at rest (docs/SECURITY.md): the key new versions are sealed
+  // with (32 raw bytes, mode 0600; empty: archives stored unencrypted, which
+  // the serving log line says), and keys older versions may be sealed with.
+  std::string state_key_file;
+  std::vector<std::string> old_state_key_files;
   // Needed to listen on a non-loopback address without TLS.
   bool insecure = false;
   // When set, "host:port" is written here (atomically) once serving; with
@@ -37,6 +44,9 @@ struct ServerOptions {
   // A streaming call (Backup, Restore) running longer than this is cancelled,
   // whatever deadline the client set, or none (flag --max-call-seconds).
   int max_call_seconds = 300;
+  // Writes are refused (RESOURCE_EXHAUSTED) rather than leave less than this
+  // free on the data folder's disk (flag --min-free-bytes; rocksdb_engine.h).
+  uint64_t min_free_bytes = RocksDbOptions{}.min_free_bytes;
   BackupStoreOptions store;
   HostRegistryOptions registry;
 };

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "statestore/cli/client_commands.h"
+#include "statestore/offline_rekey.h"
 #include "statestore/server.h"
 
 namespace {
@@ -40,10 +41,13 @@ int main(int argc, char** argv) {
   serve->add_option("--tls-cert", server.tls_cert_file, "server certificate chain (PEM)");
   serve->add_option("--tls-key", server.tls_key_file, "server private key (PEM, mode 0600)");
   serve->add_option("--tls-client-ca", server.tls_client_ca_file, "require client certificates signed by this CA");
+  serve->add_option("--state-key-file", server.state_key_file, "encrypt state at rest with this key: 32 random bytes, mode 0600 (head -c 32 /dev/urandom > F; chmod 600 F); without it state is stored unencrypted");
+  serve->add_option("--old-state-key-file", server.old_state_key_files, "an earlier state key, still accepted for reading older versions (repeatable)");
   serve->add_flag("--insecure", server.insecure, "allow plaintext on a non-loopback address");
   serve->add_option("--ready-file", server.ready_file, "write host:port here once serving");
   serve->add_option("--keep", server.store.keep_newest, "versions kept per host besides pinned ones")->capture_default_str()->check(CLI::Range(1u, 100000u));
   serve->add_option("--max-backup-bytes", server.store.max_backup_bytes, "largest backup accepted")->capture_default_str();
+  serve->add_option("--min-free-bytes", server.min_free_bytes, "refuse writes (RESOURCE_EXHAUSTED) that would leave less free on the data disk")->capture_default_str();
   serve->add_option("--max-uncompressed-bytes", max_uncompressed, "largest uncompressed total of a backup")->capture_default_str();
   serve->add_option("--max-entries", max_entries, "most tar entries in a backup")->capture_default_str();
   serve->add_option("--max-streams", server.max_concurrent_streams, "concurrent streams per connection")->capture_default_str();
@@ -51,6 +55,13 @@ int main(int argc, char** argv) {
   serve->add_option("--max-call-seconds", server.max_call_seconds, "cancel a Backup or Restore stream running longer")->capture_default_str();
   int64_t report_deadline_seconds = server.registry.banks.report_deadline_ms / 1000;
   serve->add_option("--report-deadline-seconds", report_deadline_seconds, "how long a trial image may go without a birth report before the host falls back")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{7 * 24 * 3600}));
+
+  midwife::statestore::RekeyOptions rekey_options;
+  CLI::App* rekey = app.add_subcommand(
+      "rekey", "re-encrypt every stored version under the current state key (server stopped)");
+  rekey->add_option("--data", rekey_options.data_dir, "the server's data folder")->required();
+  rekey->add_option("--state-key-file", rekey_options.state_key_file, "the key to encrypt under (the next --state-key-file)")->required();
+  rekey->add_option("--old-state-key-file", rekey_options.old_state_key_files, "a key versions may still be encrypted with (repeatable)");
 
   ClientOptions client;
   ClientCommand command;
@@ -97,6 +108,17 @@ int main(int argc, char** argv) {
     absl::Status status = midwife::statestore::RunServer(server);
     if (!status.ok()) std::cerr << "statestore serve: " << status.message() << "\n";
     return status.ok() ? 0 : 1;
+  }
+  if (chosen == rekey) {
+    auto report = midwife::statestore::RekeyDataDir(rekey_options);
+    if (!report.ok()) {
+      std::cerr << "statestore rekey: " << report.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "re-encrypted " << report->resealed << " of " << report->versions
+              << " versions of " << report->hosts << " hosts; the rest were already under the "
+              << "current key\n";
+    return 0;
   }
   command.name = chosen->get_name();
   absl::Status status;

@@ -36,6 +36,10 @@ TarBuilder::TarBuilder(Compression compression) : archive_(archive_write_new()) 
     Check(archive_, archive_write_set_filter_option(archive_, "gzip", "compression-level", "1"),
           "gzip level");
   }
+  if (compression == Compression::kGzipStored) {
+    Check(archive_, archive_write_set_filter_option(archive_, "gzip", "compression-level", "0"),
+          "gzip level");
+  }
   // No padding to 10 KiB records: small archives stay small.
   Check(archive_, archive_write_set_bytes_in_last_block(archive_, 1), "block size");
   Check(archive_, archive_write_open(archive_, &out_, nullptr, &Append, nullptr), "open");

@@ -25,9 +25,10 @@ namespace midwife::testing {
 class TarBuilder {
  public:
   enum class Compression {
-    kGzip,      // zlib's default level, about what ESXi's own tar writes
-    kGzipFast,  // level 1: for building large archives (gzip bombs) quickly
-    kNone,      // a bare tar
+    kGzip,        // zlib's default level, about what ESXi's own tar writes
+    kGzipFast,    // level 1: for building large archives (gzip bombs) quickly
+    kGzipStored,  // level 0: contents appear verbatim in the archive's bytes
+    kNone,        // a bare tar
   };
 
   explicit TarBuilder(Compression compression = Compression::kGzip);
