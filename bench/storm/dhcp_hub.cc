@@ -1,12 +1,13 @@
 #include "bench/storm/dhcp_hub.h"
 
+#include <random>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "bootserver/dhcp/dhcp_options.h"
@@ -64,8 +65,7 @@ asio::awaitable<void> DhcpHub::ReceiveLoop() {
                                                    asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       std::lock_guard lock(mu_);
-      if (stopping_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
-        co_return;
+      if (stopping_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
       continue;
     }
     auto packet = dhcp::Parse(std::span<const uint8_t>(buffer.data(), n));
@@ -81,7 +81,7 @@ asio::awaitable<void> DhcpHub::ReceiveLoop() {
 }
 
 asio::awaitable<absl::StatusOr<dhcp::DhcpPacket>> DhcpHub::Transact(const dhcp::DhcpPacket& request,
-                                                                    uint16_t port) {
+                                                                   uint16_t port) {
   auto bytes = dhcp::Serialize(request);
   if (!bytes.ok()) co_return bytes.status();
   asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -95,8 +95,7 @@ asio::awaitable<absl::StatusOr<dhcp::DhcpPacket>> DhcpHub::Transact(const dhcp::
       absl::StrCat("no ProxyDHCP answer on port ", port, " after ", kAttempts, " tries"));
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     boost::system::error_code ec;
-    co_await socket_.async_send_to(asio::buffer(*bytes), to,
-                                   asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket_.async_send_to(asio::buffer(*bytes), to, asio::redirect_error(asio::use_awaitable, ec));
     {
       std::lock_guard lock(mu_);
       if (waiter.reply) break;

@@ -27,8 +27,9 @@ asio::awaitable<absl::Status> HttpConnection::EnsureConnected() {
   if (connected_) co_return absl::OkStatus();
   beast::error_code ec;
   stream_.expires_after(timeout_);
-  co_await stream_.async_connect(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port_),
-                                 asio::redirect_error(asio::use_awaitable, ec));
+  co_await stream_.async_connect(
+      asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port_),
+      asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return absl::UnavailableError(absl::StrCat("connect: ", ec.message()));
   stream_.socket().set_option(asio::ip::tcp::no_delay(true));
   connected_ = true;
@@ -40,8 +41,7 @@ asio::awaitable<absl::StatusOr<HttpReply>> HttpConnection::Get(std::string targe
 }
 
 asio::awaitable<absl::StatusOr<HttpReply>> HttpConnection::Post(
-    std::string target, std::string body,
-    std::vector<std::pair<std::string, std::string>> headers) {
+    std::string target, std::string body, std::vector<std::pair<std::string, std::string>> headers) {
   co_return co_await Exchange("POST", std::move(target), std::move(body), std::move(headers), true);
 }
 
@@ -65,17 +65,14 @@ asio::awaitable<absl::StatusOr<HttpReply>> HttpConnection::Exchange(
     co_await http::async_write(stream_, request, asio::redirect_error(asio::use_awaitable, ec));
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(std::numeric_limits<uint64_t>::max());
-    if (!ec)
-      co_await http::async_read_header(stream_, buffer_, parser,
-                                       asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) co_await http::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       connected_ = false;
       beast::error_code ignored;
       stream_.socket().close(ignored);
       buffer_.consume(buffer_.size());
-      if (attempt == 0 &&
-          (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
-           ec == asio::error::eof || ec == asio::error::broken_pipe)) {
+      if (attempt == 0 && (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+                           ec == asio::error::eof || ec == asio::error::broken_pipe)) {
         continue;
       }
       co_return absl::UnavailableError(absl::StrCat(method, " ", target, ": ", ec.message()));
@@ -87,13 +84,11 @@ asio::awaitable<absl::StatusOr<HttpReply>> HttpConnection::Exchange(
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
       stream_.expires_after(timeout_);
-      co_await http::async_read(stream_, buffer_, parser,
-                                asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_read(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
         connected_ = false;
-        co_return absl::UnavailableError(
-            absl::StrCat(method, " ", target, " body: ", ec.message()));
+        co_return absl::UnavailableError(absl::StrCat(method, " ", target, " body: ", ec.message()));
       }
       const size_t got = chunk.size() - parser.get().body().size;
       reply.body_bytes += got;

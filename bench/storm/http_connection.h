@@ -6,10 +6,15 @@
 // (image modules). Coroutines on the caller's executor (a strand).
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+// clang-format off
+#include <utility>
+// clang-format on
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>

@@ -12,6 +12,10 @@
 // on one keep-alive connection, as iPXE and mboot keep theirs.
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+// clang-format off
+#include <utility>
+// clang-format on
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>

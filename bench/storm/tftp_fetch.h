@@ -6,20 +6,24 @@
 // with itself. Retransmits its last ACK on silence, gives up after a few.
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+// clang-format off
+#include <utility>
+// clang-format on
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
-#include <utility>
 
 #include "absl/status/statusor.h"
 
 namespace midwife::bench {
 
 struct TftpFetchOptions {
-  int blksize = 1432;  // What iPXE asks for.
-  int windowsize = 1;  // 1: not asked (PXE ROMs and iPXE do not).
+  int blksize = 1432;   // What iPXE asks for.
+  int windowsize = 1;   // 1: not asked (PXE ROMs and iPXE do not).
   std::chrono::milliseconds timeout{1000};
   int max_retries = 6;
 };
