@@ -21,6 +21,11 @@
 // nginx-light (scripts/bench-bootserver.sh names them); needs root, as
 // tftpd-hpa drops to nobody.
 #include <sys/resource.h>
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+// clang-format off
+#include <utility>
+// clang-format on
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,7 +46,6 @@
 #include <regex>
 #include <string>
 #include <thread>
-#include <utility>  // Before Boost 1.74's awaitable.hpp, which needs std::exchange.
 #include <vector>
 
 #include "absl/strings/str_cat.h"
