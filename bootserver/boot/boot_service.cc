@@ -552,6 +552,10 @@ absl::Status BootService::CheckHostToken(const MacAddress& mac, const HttpReques
     ASSIGN_OR_RETURN(expected, store_.IssueHostToken(mac.ToString()));
   }
   if (!statestore::ConstantTimeEquals(expected, BearerToken(request))) {
+    // Who tried, for whom and where; never what they sent.
+    LogEvent("host.token_refused", {{"mac", mac.ToString()},
+                                    {"address", CanonicalAddress(request.remote_address)},
+                                    {"path", request.path}});
     return absl::PermissionDeniedError("this token is not the host token of " + mac.ToString());
   }
   return absl::OkStatus();
