@@ -113,6 +113,16 @@ std::string BearerToken(const HttpRequest& request) {
   return "";
 }
 
+// One spelling per client: an IPv4 client of a dual-stack socket shows as
+// "::ffff:a.b.c.d" over HTTP and as "a.b.c.d" over TFTP.
+std::string CanonicalAddress(std::string_view address) {
+  constexpr std::string_view kMappedV4 = "::ffff:";
+  if (address.starts_with(kMappedV4) && address.find('.') != std::string_view::npos) {
+    address.remove_prefix(kMappedV4.size());
+  }
+  return std::string(address);
+}
+
 bool IsHex64(const std::string& s) {
   return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
@@ -202,10 +212,15 @@ HttpResponse BootService::Route(const HttpRequest& request, std::string& route) 
         return BootScript(*mac, request);
       }
       if (p[2] == "boot.cfg") {
-        NotePhase(mac->ToString(), "bootcfg");
-        return HostBootCfg(*mac, request.remote_address);
+        HttpResponse cfg = HostBootCfg(*mac, request.remote_address, /*may_start=*/false);
+        if (cfg.status == 200) NotePhase(mac->ToString(), "bootcfg");
+        return cfg;
       }
       if (p[2] == "state.tgz" || p[2] == "state.cpio.gz") {
+        // The host's secrets: only to the address that started its boot.
+        if (auto bound = BoundBoot(*mac, request.remote_address, p[2]); !bound.ok()) {
+          return ErrorResponse(bound.status());
+        }
         NotePhase(mac->ToString(), "state");
         HttpResource resource;
         auto state = RenderedState(*mac, p[2] == "state.cpio.gz", &resource.etag);
@@ -289,13 +304,22 @@ absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
     boot.decision.clear_newest_state_archive();
   }
   boot.at = std::chrono::steady_clock::now();
+  boot.address = CanonicalAddress(facts.address());
   if (!boot.decision.discovered()) {
     ASSIGN_OR_RETURN(boot.image, ResolveImage(boot.decision.image()));
     if (options_.site != nullptr) options_.site->NoteImageServed(*boot.image);
   }
   metrics_.CountBoot();
+  // A boot that takes over one still in its window from another address
+  // moves the binding: worth seeing in the log (a host that changed address,
+  // or another machine claiming its MAC).
+  std::string previous_address;
+  if (auto current = CurrentBoot(mac); current && current->address != boot.address) {
+    previous_address = current->address;
+  }
   LogEvent("boot", {{"mac", mac.ToString()},
-                    {"address", facts.address()},
+                    {"address", boot.address},
+                    {"previous_address", previous_address},
                     {"image", boot.decision.image()},
                     {"bank", boot.decision.bank()},
                     {"bootstate", std::to_string(boot.decision.bootstate())},
@@ -315,6 +339,9 @@ absl::StatusOr<BootService::HostBoot> BootService::LastBoot(const MacAddress& ma
                                                mac.ToString(), " to fall back to"));
   }
   if (!address.empty()) mac_by_address_[address] = mac.ToString();
+  // The last decision answers this boot: it starts now, from this address.
+  it->second.at = std::chrono::steady_clock::now();
+  it->second.address = CanonicalAddress(address);
   return it->second;
 }
 
@@ -336,6 +363,42 @@ std::optional<BootService::HostBoot> BootService::CurrentBoot(const MacAddress& 
     return std::nullopt;
   }
   return it->second;
+}
+
+absl::StatusOr<BootService::HostBoot> BootService::BoundBoot(const MacAddress& mac,
+                                                             const std::string& address,
+                                                             const std::string& file) {
+  const std::string from = CanonicalAddress(address);
+  std::string reason;
+  std::string bound_to;
+  {
+    std::lock_guard lock(mu_);
+    auto it = boots_.find(mac.ToString());
+    if (it == boots_.end()) {
+      reason =
+          "no boot of this host is under way (a boot starts with its boot.ipxe, or its "
+          "boot.cfg over TFTP)";
+    } else {
+      const auto age = std::chrono::steady_clock::now() - it->second.at;
+      bound_to = it->second.address;
+      if (age > options_.boot_window) {
+        reason = absl::StrCat(
+            "its last boot started ", std::chrono::duration_cast<std::chrono::seconds>(age).count(),
+            " s ago, past the boot window of ", options_.boot_window.count(), " s");
+      } else if (it->second.address != from) {
+        reason = "its boot under way was started from another address";
+      } else {
+        return it->second;
+      }
+    }
+  }
+  LogEvent("boot.refused", {{"mac", mac.ToString()},
+                            {"address", from},
+                            {"file", file},
+                            {"bound_to", bound_to},
+                            {"reason", reason}});
+  return absl::PermissionDeniedError(
+      absl::StrCat(file, " of ", mac.ToString(), " is not served to ", from, ": ", reason));
 }
 
 imagebuilder::HostBootContext BootService::Context(const MacAddress& mac, const HostBoot& boot) const {
@@ -378,15 +441,17 @@ HttpResponse BootService::BootScript(const MacAddress& mac, const HttpRequest& r
               "text/plain", kNoStore);
 }
 
-HttpResponse BootService::HostBootCfg(const MacAddress& mac, const std::string& address) {
+HttpResponse BootService::HostBootCfg(const MacAddress& mac, const std::string& address,
+                                      bool may_start) {
   absl::StatusOr<HostBoot> boot = absl::NotFoundError("no boot under way");
-  if (auto current = CurrentBoot(mac)) {
-    boot = *std::move(current);
-  } else {
+  if (may_start && !CurrentBoot(mac)) {
     // mboot straight from TFTP, without an iPXE script first: this is the boot.
     v1::HostFacts facts;
     facts.set_address(address);
     boot = Decide(mac, facts);
+  } else {
+    // It carries the host token: only to the address that started the boot.
+    boot = BoundBoot(mac, address, "boot.cfg");
   }
   if (!boot.ok()) return ErrorResponse(boot.status());
   if (boot->decision.discovered()) return TextResponse(404, boot->decision.reason());
@@ -496,6 +561,10 @@ absl::Status BootService::CheckHostToken(const MacAddress& mac, const HttpReques
     ASSIGN_OR_RETURN(expected, store_.IssueHostToken(mac.ToString()));
   }
   if (!statestore::ConstantTimeEquals(expected, BearerToken(request))) {
+    // Who tried, for whom and where; never what they sent.
+    LogEvent("host.token_refused", {{"mac", mac.ToString()},
+                                    {"address", CanonicalAddress(request.remote_address)},
+                                    {"path", request.path}});
     return absl::PermissionDeniedError("this token is not the host token of " + mac.ToString());
   }
   return absl::OkStatus();
@@ -656,7 +725,8 @@ absl::StatusOr<TftpFile> BootService::ResolveTftp(const std::string& path, const
     mac = *MacAddress::Parse(it->second);
   }
   if (!mac) return absl::NotFoundError("no such file: " + path);
-  HttpResponse cfg = HostBootCfg(*mac, client_ip);
+  HttpResponse cfg = HostBootCfg(*mac, client_ip, /*may_start=*/true);
+  if (cfg.status == 403) return absl::PermissionDeniedError(cfg.body);
   if (cfg.status != 200) return absl::NotFoundError(cfg.body);
   auto bytes = std::make_shared<const std::string>(std::move(cfg.body));
   return TftpFile{bytes, std::string_view(*bytes)};

@@ -39,9 +39,32 @@ struct BootServiceOptions {
   // Command run on each birth report, with the host in its environment; empty: none.
   std::string birth_hook;
   std::chrono::seconds birth_hook_timeout{30};
-  // How long a boot decision answers for a host: its boot.cfg and state.tgz
-  // come from the decision its boot.ipxe made (no store round trip) for this
-  // long; after it, the next fetch of boot.cfg starts a new boot.
+  // The boot window (flag --boot-window, default 600 s). A boot starts when
+  // a host asks for its iPXE script (/boot/<mac>/boot.ipxe with the host's
+  // facts) or, for a host that loads mboot straight over TFTP, for its
+  // boot.cfg over TFTP (by name, or as "boot.cfg" from the address ProxyDHCP
+  // saw). The boot is bound to the address that started it, and for this
+  // long after the start:
+  //   - its boot.cfg and state come from that one decision (no store round
+  //     trip);
+  //   - /boot/<mac>/boot.cfg (which carries the host token) and
+  //     /boot/<mac>/state.tgz and state.cpio.gz (the host's /etc, password
+  //     hashes and SSL keys) are served to that address only. Any other
+  //     address, any request once the window is over, and any request for a
+  //     MAC with no boot under way gets 403 with the reason; the refusal is
+  //     logged (event boot.refused: MAC, address, file, reason; never a
+  //     token). Fetching them by naming a MAC is not enough: a machine must
+  //     start a boot of that MAC from its own address, which the store
+  //     records (BeginBoot: a boot event with that address in the host's
+  //     history) and the log shows.
+  // After the window, TFTP boot.cfg starts a new boot; HTTP boot.cfg and
+  // state never start one. Why 600 s: a boot's last fetch (mboot loading
+  // every module, iPXE its initrds) comes minutes after its script at
+  // worst, in a boot storm on a slow link; a longer window leaves longer
+  // the time in which a machine that takes over the host's address (a
+  // spoofed or reassigned IP) could fetch the host's state. The host agent's
+  // birth report and state uploads carry the host token instead and are not
+  // bound to the window.
   std::chrono::seconds boot_window{600};
   // A host's newest backup up to this size comes with its boot decision.
   uint32_t inline_state_bytes = 1 << 20;
@@ -90,13 +113,18 @@ class BootService {
     // Shared by every host booting the image: a boot record stays small.
     std::shared_ptr<const imagebuilder::ResolvedImage> image;
     std::chrono::steady_clock::time_point at;
+    // The address that started the boot: the only one served its boot.cfg
+    // and state within the boot window.
+    std::string address;
     // The newest backup's bytes when BeginBoot sent them along, until rendered.
     std::shared_ptr<const std::string> state_archive;
   };
 
   HttpResponse Route(const HttpRequest& request, std::string& route);
   HttpResponse BootScript(const MacAddress& mac, const HttpRequest& request);
-  HttpResponse HostBootCfg(const MacAddress& mac, const std::string& address);
+  // boot.cfg for `mac` asked from `address`. Over TFTP (`may_start`) a
+  // request outside any boot window starts a boot; over HTTP it is refused.
+  HttpResponse HostBootCfg(const MacAddress& mac, const std::string& address, bool may_start);
   HttpResponse Report(const MacAddress& mac, const HttpRequest& request);
   HttpResponse UploadState(const MacAddress& mac, const HttpRequest& request);
   // PERMISSION_DENIED unless the request carries `mac`'s own token.
@@ -117,6 +145,11 @@ class BootService {
   std::string KnownStateSha256(const MacAddress& mac);
   // The boot of `mac` decided less than boot_window ago, if any.
   std::optional<HostBoot> CurrentBoot(const MacAddress& mac);
+  // The current boot of `mac` if `address` started it; else PERMISSION_DENIED
+  // saying why (no boot, window over, another address), logged as
+  // boot.refused with `file`.
+  absl::StatusOr<HostBoot> BoundBoot(const MacAddress& mac, const std::string& address,
+                                     const std::string& file);
   absl::StatusOr<std::shared_ptr<const imagebuilder::ResolvedImage>> ResolveImage(const std::string& ref);
   absl::StatusOr<std::shared_ptr<const std::string>> RenderedState(const MacAddress& mac, bool cpio,
                                                                    std::string* etag);

@@ -140,6 +140,8 @@ absl::Status RunBootServer(BootServerOptions options) {
                       "# TYPE midwife_tftp_bytes_total counter\nmidwife_tftp_bytes_total ", c.bytes_sent.load(), "\n",
                       "# TYPE midwife_tftp_retransmissions_total counter\nmidwife_tftp_retransmissions_total ",
                       c.retransmissions.load(), "\n");
+      absl::StrAppend(&out, "# TYPE midwife_tftp_duplicate_requests_total counter\n",
+                      "midwife_tftp_duplicate_requests_total ", c.duplicate_requests.load(), "\n");
     }
     if (dhcp_server) {
       const ProxyDhcpCounters& c = dhcp_server->counters();

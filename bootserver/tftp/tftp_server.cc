@@ -4,6 +4,8 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <mutex>
+#include <set>
 #include <variant>
 
 #include "absl/strings/str_cat.h"
@@ -36,6 +38,16 @@ struct TftpServer::Shared : std::enable_shared_from_this<TftpServer::Shared> {
   TftpCounters counters;
   std::atomic<size_t> active{0};
   std::atomic<bool> stopping{false};
+  // Transfers the client has not answered yet, by client address:port and
+  // path: a repeat of their RRQ is not a new request (see the class comment).
+  using RequestKey = std::pair<udp::endpoint, std::string>;
+  std::mutex unanswered_mu;
+  std::set<RequestKey> unanswered;  // guarded by unanswered_mu
+
+  void Answered(const RequestKey& key) {
+    std::lock_guard lock(unanswered_mu);
+    unanswered.erase(key);
+  }
 
   Shared(asio::io_context& io_context, TftpServerOptions o, TftpFileResolver r)
       : io(io_context), options(std::move(o)), resolver(std::move(r)), socket(io_context) {}
@@ -64,7 +76,10 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
                  tftp::MakeTransferConfig(negotiated_, server_->options.transfer)),
         path_(std::move(path)) {}
 
-  ~Transfer() { --server_->active; }
+  ~Transfer() {
+    MarkAnswered();
+    --server_->active;
+  }
 
   void Start() {
     boost::system::error_code ec;
@@ -163,6 +178,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
       socket_.send_to(asio::buffer(error), sender_, 0, ec);
       return;
     }
+    MarkAnswered();
     auto packet = tftp::Parse(std::span<const uint8_t>(buffer_.data(), n));
     if (!packet.ok()) return;  // Garbage from the right TID: ignore, the timer covers it.
     if (const auto* ack = std::get_if<tftp::Ack>(&*packet)) {
@@ -176,9 +192,18 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
     }
   }
 
+  // The client has heard from this transfer (or it is over): a repeat of
+  // its RRQ from now on is a new request.
+  void MarkAnswered() {
+    if (!unanswered_) return;
+    unanswered_ = false;
+    server_->Answered({client_, path_});
+  }
+
   void Finish(const absl::Status& status) {
     if (done_) return;
     done_ = true;
+    MarkAnswered();
     boost::system::error_code ec;
     timer_.cancel();
     socket_.close(ec);
@@ -205,6 +230,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   std::array<uint8_t, 1024> buffer_{};
   bool done_ = false;
   bool timer_pending_ = false;
+  bool unanswered_ = true;  // our key is in server_->unanswered
 };
 
 TftpServer::TftpServer(asio::io_context& io, TftpServerOptions options, TftpFileResolver resolver)
@@ -278,6 +304,14 @@ void TftpServer::Shared::OnRequest(const udp::endpoint& client, std::span<const 
     Refuse(client, tftp::ErrorCodeFor(path.status()), StatusText(path.status()));
     return;
   }
+  RequestKey key{client, *path};
+  {
+    std::lock_guard lock(unanswered_mu);
+    if (unanswered.count(key) > 0) {
+      ++counters.duplicate_requests;
+      return;
+    }
+  }
   if (active.load() >= options.max_transfers) {
     Refuse(client, tftp::ErrorCode::kNotDefined, "server busy, try again");
     return;
@@ -290,6 +324,12 @@ void TftpServer::Shared::OnRequest(const udp::endpoint& client, std::span<const 
   auto negotiated =
       tftp::NegotiateReadOptions(request->options, file->bytes.size(), options.limits);
   ++active;
+  {
+    // Requests are handled one at a time (one receive outstanding on the
+    // well-known port), so no other request added this key since the check.
+    std::lock_guard lock(unanswered_mu);
+    unanswered.insert(key);
+  }
   std::make_shared<Transfer>(shared_from_this(), client, *std::move(file), std::move(negotiated),
                              *path)
       ->Start();

@@ -52,11 +52,22 @@ struct TftpCounters {
   std::atomic<uint64_t> bytes_sent{0};
   std::atomic<uint64_t> retransmissions{0};
   std::atomic<uint64_t> refused{0};
+  // RRQs ignored as repeats of one whose transfer had no ACK yet.
+  std::atomic<uint64_t> duplicate_requests{0};
 };
 
 // The Asio shell around the pure TFTP codec and transfer machine: the
 // well-known port takes requests; each transfer gets its own ephemeral port
 // (its TID, RFC 1350 section 4) and strand.
+//
+// A repeated RRQ (same client address and port, same file) while the
+// transfer it started has had no ACK or ERROR from the client yet starts no
+// second transfer: it is the client retransmitting a request whose answer
+// was lost, or the network duplicating it, and that transfer's own
+// retransmissions answer it. A second transfer would send the same blocks
+// from another TID; clients that take DATA from any port (tftp-hpa) then ACK
+// both in turn and stall each. Once the client has answered, the same RRQ
+// is a new request (a ROM that reuses its port for a retry).
 class TftpServer {
  public:
   TftpServer(boost::asio::io_context& io, TftpServerOptions options, TftpFileResolver resolver);
