@@ -37,8 +37,11 @@ void CallWatchdog::Run() {
       continue;
     }
     auto first = calls_.begin();
-    if (std::chrono::steady_clock::now() < first->second.first) {
-      changed_.wait_until(lock, first->second.first);
+    // A copy: while this thread waits, the call may end and its guard erase
+    // the entry the deadline lives in.
+    const std::chrono::steady_clock::time_point deadline = first->second.first;
+    if (std::chrono::steady_clock::now() < deadline) {
+      changed_.wait_until(lock, deadline);
       continue;
     }
     // TryCancel makes the blocked Read() return; the handler then ends and

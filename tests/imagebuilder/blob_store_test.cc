@@ -81,7 +81,8 @@ TEST_F(BlobStoreTest, AFailedCopyLeavesNoBlobAndNoTemporary) {
 }
 
 TEST_F(BlobStoreTest, RefusesAnInputOverTheSizeLimitAndKeepsNothing) {
-  StringByteSource source(std::string(5000, 'z'));
+  const std::string bytes(5000, 'z');  // outlives the source, which only views it
+  StringByteSource source(bytes);
   absl::StatusOr<BlobStore::PutResult> put = store_.Put(source, "big.v00", /*max_bytes=*/4096);
   EXPECT_EQ(put.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(put.status().message()), HasSubstr("big.v00 is larger than 4096 bytes"));
