@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
     sub->add_option("--statestore", store.server, "state store address")->capture_default_str();
     sub->add_option("--statestore-token-file", token_file, "admin token of the state store")->capture_default_str();
     sub->add_option("--statestore-ca", store.tls_ca_file, "CA to trust the state store by (TLS)");
+    sub->add_option("--statestore-cert", store.tls_cert_file,
+                    "client certificate for a state store that asks for one (mutual TLS)");
+    sub->add_option("--statestore-key", store.tls_key_file, "its key (PEM, mode 0600)");
   };
   add_store_flags(serve);
   auto admin = [&](const char* name, const char* help, bool needs_mac = true) {

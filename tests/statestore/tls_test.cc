@@ -6,6 +6,7 @@
 #include "core/file_io.h"
 #include "tests/statestore/statestore_server.h"
 #include "tests/support/child_process.h"
+#include "tests/support/test_certificates.h"
 #include "tests/support/tar_builder.h"
 
 namespace midwife::statestore {
@@ -15,33 +16,10 @@ using ::midwife::testing::RunCommand;
 using ::midwife::testing::TempDir;
 using testing::StateStoreServer;
 
-// Issues an EC key and a certificate for 127.0.0.1 signed by the test CA.
-void Issue(const TempDir& dir, const std::string& name) {
-  auto key = dir.File(name + ".key");
-  auto csr = dir.File(name + ".csr");
-  auto r = RunCommand({"/usr/bin/openssl", "req", "-newkey", "ec", "-pkeyopt",
-                       "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr,
-                       "-subj", "/CN=" + name});
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  r = RunCommand({"/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", dir.File("ca.crt"),
-                  "-CAkey", dir.File("ca.key"), "-CAcreateserial", "-days", "2", "-out",
-                  dir.File(name + ".crt"), "-extfile", dir.File("san.ext")});
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  ::chmod(key.c_str(), 0600);
-}
-
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto r = RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", tmp_.File("ca.key"),
-                         "-out", tmp_.File("ca.crt"), "-subj", "/CN=midwife test CA", "-days", "2"});
-    ASSERT_EQ(r.exit_code, 0) << r.out;
-    ASSERT_TRUE(WriteFileAtomically(tmp_.File("san.ext"),
-                                    "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-                    .ok());
-    Issue(tmp_, "server");
-    Issue(tmp_, "client");
+    ASSERT_TRUE(midwife::testing::MakeTestCertificates(tmp_.path(), {"server", "client"}).ok());
   }
   ClientOptions Options(const StateStoreServer& server, bool with_client_cert) {
     ClientOptions o = server.AdminClientOptions();
