@@ -112,7 +112,7 @@ absl::Status RocksDbEngine::Commit(const std::vector<Precondition>& precondition
   for (const auto& p : preconditions) {
     auto current = Get(p.key);
     if (!current.ok()) return current.status();
-    if (*current != p.value) {
+    if (!PreconditionHolds(p, *current)) {
       return absl::AbortedError(absl::StrCat("concurrent change to ", p.key));
     }
   }

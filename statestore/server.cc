@@ -9,11 +9,14 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/file_io.h"
 #include "core/log.h"
 #include "core/status_macros.h"
 #include "statestore/authorizer.h"
 #include "statestore/host_registry_service.h"
+#include "statestore/key_layout.h"
+#include "statestore/orphan_sweeper.h"
 #include "statestore/rocksdb_engine.h"
 #include "statestore/state_store_service.h"
 
@@ -51,6 +54,28 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+absl::StatusOr<std::unique_ptr<StorageEngine>> OpenEngine(const ServerOptions& options) {
+  if (options.engine == "rocksdb") {
+    ASSIGN_OR_RETURN(std::unique_ptr<RocksDbEngine> engine,
+                     RocksDbEngine::Open(options.data_dir + "/rocksdb"));
+    return std::unique_ptr<StorageEngine>(std::move(engine));
+  }
+  if (options.engine != "etcd") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--engine must be rocksdb or etcd, not \"", options.engine, "\""));
+  }
+  // The last commit of a staged backup checks every chunk: one compare each.
+  const uint64_t chunks = (options.store.max_backup_bytes + keys::kChunkBytes - 1) / keys::kChunkBytes;
+  if (chunks + 1 > options.etcd.max_txn_ops) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-backup-bytes ", options.store.max_backup_bytes, " needs ", chunks + 1,
+        " compares in one etcd transaction, above --etcd-max-txn-ops ", options.etcd.max_txn_ops,
+        " (raise it together with etcd's own --max-txn-ops)"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<EtcdEngine> engine, EtcdEngine::Connect(options.etcd));
+  return std::unique_ptr<StorageEngine>(std::move(engine));
+}
+
 }  // namespace
 
 bool IsLoopbackListenAddress(std::string_view listen) {
@@ -80,10 +105,15 @@ absl::Status RunServer(const ServerOptions& options) {
                                                 : ReadSecretFile(admin_file));
   ASSIGN_OR_RETURN(std::string host_secret, ReadOrCreateSecretFile(secret_file));
   ASSIGN_OR_RETURN(auto credentials, MakeCredentials(options));
-  ASSIGN_OR_RETURN(std::unique_ptr<RocksDbEngine> engine,
-                   RocksDbEngine::Open(options.data_dir + "/rocksdb"));
+  ASSIGN_OR_RETURN(std::unique_ptr<StorageEngine> engine, OpenEngine(options));
 
   BackupStore store(*engine, options.store);
+  // Only a staged backup (an engine with commit limits) can leave orphans.
+  std::unique_ptr<OrphanSweeper> sweeper;
+  if (engine->Limits().max_bytes != 0 && options.orphan_sweep_seconds > 0) {
+    sweeper = std::make_unique<OrphanSweeper>(
+        store, std::chrono::seconds(options.orphan_sweep_seconds));
+  }
   Authorizer authorizer(std::move(admin_token), HostTokens(std::move(host_secret)));
   CallWatchdog watchdog(std::chrono::seconds(std::max(1, options.max_call_seconds)));
   StateStoreService service(store, authorizer, options.store.max_backup_bytes, watchdog);
@@ -114,6 +144,8 @@ absl::Status RunServer(const ServerOptions& options) {
   LogEvent("statestore.serving",
            {{"listen", bound},
             {"data", options.data_dir},
+            {"engine", options.engine},
+            {"etcd_endpoints", options.engine == "etcd" ? absl::StrJoin(options.etcd.endpoints, ",") : ""},
             {"tls", options.tls_cert_file.empty() ? "off" : "on"},
             {"mtls", options.tls_client_ca_file.empty() ? "off" : "on"},
             {"admin_token_file", admin_file},

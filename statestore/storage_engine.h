@@ -18,10 +18,29 @@ struct KeyValue {
 };
 
 // A commit goes ahead only if `key` currently holds exactly `value`
-// (std::nullopt: the key is absent).
+// (std::nullopt: the key is absent), or, with `any_value`, only if `key`
+// exists whatever it holds (`value` is then ignored).
 struct Precondition {
   std::string key;
   std::optional<std::string> value;
+  bool any_value = false;
+};
+
+// True if `p` holds for a key whose current value is `current`.
+inline bool PreconditionHolds(const Precondition& p, const std::optional<std::string>& current) {
+  return p.any_value ? current.has_value() : current == p.value;
+}
+
+// How much one Commit can carry; 0 means unbounded. An engine built on a
+// store with a request size limit (etcd) states it here, so that callers split
+// large writes into unreferenced keys written first and a small final commit
+// (see BackupStore). Limits are fixed for the life of the engine.
+struct CommitLimits {
+  // Sum of the sizes of every precondition's key and value, every put's key
+  // and value, and every deleted key.
+  size_t max_bytes = 0;
+  // Preconditions, and (counted apart) puts plus deletes.
+  size_t max_ops = 0;
 };
 
 struct WriteBatch {
@@ -45,12 +64,26 @@ class StorageEngine {
                                                      std::string_view start_after,
                                                      size_t limit) = 0;
 
+  // Like Scan, keys only: for sweeps over chunk keys whose values are large.
+  virtual absl::StatusOr<std::vector<std::string>> ScanKeys(std::string_view prefix,
+                                                            std::string_view start_after,
+                                                            size_t limit) {
+    auto rows = Scan(prefix, start_after, limit);
+    if (!rows.ok()) return rows.status();
+    std::vector<std::string> keys;
+    keys.reserve(rows->size());
+    for (KeyValue& row : *rows) keys.push_back(std::move(row.key));
+    return keys;
+  }
+
   // Applies the whole batch atomically if every precondition holds, and only
   // returns OK once it is durable (survives power loss). ABORTED when a
   // precondition fails: nothing was written. RESOURCE_EXHAUSTED when the disk
   // is full: nothing was written.
   virtual absl::Status Commit(const std::vector<Precondition>& preconditions,
                               const WriteBatch& batch) = 0;
+
+  virtual CommitLimits Limits() const { return {}; }
 };
 
 }  // namespace midwife::statestore
