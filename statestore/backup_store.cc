@@ -243,8 +243,14 @@ absl::StatusOr<BackupStore::NextHead> BackupStore::WithVersion(const std::string
   const std::vector<uint64_t> all(next.head.versions().begin(), next.head.versions().end());
   const std::vector<uint64_t> prune = VersionsToPrune(all, pinned, options_.keep_newest);
   for (uint64_t old : prune) {
-    ASSIGN_OR_RETURN(rec::StoredVersion doomed, LoadVersion(engine_, mac, old));
-    next.pruned.emplace_back(old, doomed.chunk_count());
+    auto doomed = LoadVersion(engine_, mac, old);
+    if (absl::IsNotFound(doomed.status())) {
+      // Another writer pruned it since `current` was read: the head is stale
+      // and the commit would fail its compare anyway.
+      return absl::AbortedError(absl::StrCat("host ", mac, " changed concurrently"));
+    }
+    if (!doomed.ok()) return doomed.status();
+    next.pruned.emplace_back(old, doomed->chunk_count());
   }
   next.head.clear_versions();
   for (uint64_t v : all) {

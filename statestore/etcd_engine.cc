@@ -136,9 +136,9 @@ absl::StatusOr<std::unique_ptr<EtcdEngine>> EtcdEngine::Connect(const EtcdEngine
     return absl::InvalidArgumentError("--etcd-cert needs --etcd-ca");
   }
   if (options.max_request_bytes <= 2 * kRequestFramingMargin || options.max_txn_ops < 4) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "etcd limits too small: max request bytes ", options.max_request_bytes, ", max txn ops ",
-        options.max_txn_ops));
+    return absl::InvalidArgumentError(absl::StrCat("etcd limits too small: max request bytes ",
+                                                   options.max_request_bytes, ", max txn ops ",
+                                                   options.max_txn_ops));
   }
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (options.ca_file.empty()) {
@@ -158,7 +158,9 @@ absl::StatusOr<std::unique_ptr<EtcdEngine>> EtcdEngine::Connect(const EtcdEngine
   // A restarted member is back in use within a second, not after gRPC's
   // default two-minute reconnect backoff.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  // gRPC also takes this as the connect timeout: a busy member may need more
+  // than a tenth of a second to answer a handshake.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
@@ -204,14 +206,14 @@ grpc::Status EtcdEngine::Invoke(
       // little before going round again.
       if (Clock::now() + backoff >= give_up) break;
       std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
+      backoff =
+          std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
     }
     if (Clock::now() >= give_up) break;
   }
   return grpc::Status(status.error_code(),
-                      absl::StrCat("no etcd member answered within ",
-                                   options_.call_timeout.count(), " ms (",
-                                   absl::StrJoin(options_.endpoints, ","),
+                      absl::StrCat("no etcd member answered within ", options_.call_timeout.count(),
+                                   " ms (", absl::StrJoin(options_.endpoints, ","),
                                    "); last error: ", status.error_message()));
 }
 
@@ -271,8 +273,7 @@ absl::StatusOr<std::vector<KeyValue>> EtcdEngine::RangeAll(std::string_view pref
 }
 
 absl::StatusOr<std::vector<KeyValue>> EtcdEngine::Scan(std::string_view prefix,
-                                                       std::string_view start_after,
-                                                       size_t limit) {
+                                                       std::string_view start_after, size_t limit) {
   return RangeAll(prefix, start_after, limit, /*keys_only=*/false);
 }
 
@@ -296,10 +297,10 @@ absl::Status EtcdEngine::Commit(const std::vector<Precondition>& preconditions,
   const size_t ops = batch.puts.size() + batch.deletes.size();
   if (preconditions.size() > limits.max_ops || ops > limits.max_ops ||
       CommitBytes(preconditions, batch) > limits.max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "commit of ", preconditions.size(), " preconditions, ", ops, " writes and ",
-        CommitBytes(preconditions, batch), " bytes exceeds etcd's limits (", limits.max_ops,
-        " ops, ", limits.max_bytes, " bytes)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("commit of ", preconditions.size(), " preconditions, ", ops, " writes and ",
+                     CommitBytes(preconditions, batch), " bytes exceeds etcd's limits (",
+                     limits.max_ops, " ops, ", limits.max_bytes, " bytes)"));
   }
   etcdserverpb::TxnRequest txn;
   for (const auto& p : preconditions) AddCompare(p, txn);
@@ -357,8 +358,6 @@ absl::Status EtcdEngine::Commit(const std::vector<Precondition>& preconditions,
   return absl::OkStatus();
 }
 
-absl::Status EtcdEngine::CheckReachable() {
-  return Get("meta/reachable").status();
-}
+absl::Status EtcdEngine::CheckReachable() { return Get("meta/reachable").status(); }
 
 }  // namespace midwife::statestore

@@ -23,7 +23,8 @@ void OrphanSweeper::Run() {
     lock.unlock();
     auto deleted = store_.SweepOrphanChunks(suspects);
     if (!deleted.ok()) {
-      LogEvent("statestore.orphan_sweep_failed", {{"error", std::string(deleted.status().message())}});
+      LogEvent("statestore.orphan_sweep_failed",
+               {{"error", std::string(deleted.status().message())}});
     } else if (*deleted > 0 || !suspects.empty()) {
       LogEvent("statestore.orphan_sweep", {{"deleted_chunks", std::to_string(*deleted)},
                                            {"suspect_versions", std::to_string(suspects.size())}});
