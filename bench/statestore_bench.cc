@@ -6,7 +6,12 @@
 // (`--engine etcd`), plus 4 MiB archives (staged over several etcd
 // transactions) on both engines, and a table gives the ratio etcd/rocksdb.
 //
+// With --fleet-hosts N it then stores N hosts x 11 versions (retention keeps
+// 10) on each engine and prints what that costs on disk and in memory, the
+// figures docs/SCALING.md quotes.
+//
 //   build/bin/statestore_bench [--seconds S] [--state-bytes N] [--engines rocksdb|etcd|both]
+//                              [--fleet-hosts N]
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <sys/resource.h>
@@ -46,6 +51,7 @@ struct Settings {
   size_t payload_bytes = 32 * 1024;
   // "both" when etcd is installed, else "rocksdb".
   std::string engines;
+  int fleet_hosts = 0;
 };
 
 // An esx.conf-like /etc: text settings with random values (MACs, UUIDs,
@@ -274,6 +280,34 @@ std::vector<std::string> MakeLargeArchives(size_t count, size_t bytes) {
   return out;
 }
 
+// Stores `hosts` hosts x 11 versions through `options` with 16 clients;
+// returns backups/s.
+double FillFleet(const ClientOptions& options, int hosts, const std::vector<std::string>& archives) {
+  constexpr int kVersions = 11;
+  constexpr int kClients = 16;
+  std::atomic<int> next{0};
+  std::atomic<long> failures{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> workers;
+  for (int c = 0; c < kClients; ++c) {
+    workers.emplace_back([&] {
+      auto client = StateStoreClient::Connect(options);
+      if (!client.ok()) return;
+      for (int job = next++; job < hosts * kVersions; job = next++) {
+        const int host = job % hosts;
+        const int version = job / hosts;
+        if (!(*client)->Backup(Mac(2000 + host), archives[(host + version) % archives.size()]).ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (failures > 0) std::printf("fleet fill: %ld FAILURES\n", failures.load());
+  return hosts * kVersions / seconds;
+}
+
 long DirectoryBytes(const std::string& dir) {
   long total = 0;
   std::error_code ec;
@@ -294,6 +328,7 @@ int main(int argc, char** argv) {
     if (flag == "--seconds") settings.seconds = std::stod(argv[i + 1]);
     if (flag == "--state-bytes") settings.payload_bytes = std::stoul(argv[i + 1]);
     if (flag == "--engines") settings.engines = argv[i + 1];
+    if (flag == "--fleet-hosts") settings.fleet_hosts = std::stoi(argv[i + 1]);
   }
   const bool run_rocksdb = settings.engines != "etcd";
   const bool run_etcd = settings.engines != "rocksdb";
@@ -371,6 +406,42 @@ int main(int argc, char** argv) {
                 etcd.peak_rss_kib, static_cast<long>(cluster.DbSize(0) >> 10),
                 DirectoryBytes(tmp.File("etcd/m0")) >> 10);
     server.Terminate();
+  }
+
+  if (settings.fleet_hosts > 0 && run_rocksdb) {
+    midwife::statestore::testing::StateStoreServer server(tmp.File("fleet-rocksdb"));
+    if (!server.Start()) return 1;
+    const long rss0 = PeakRssKiB(server.pid());
+    const double rate = FillFleet(server.AdminClientOptions(), settings.fleet_hosts, archives);
+    const long rss = PeakRssKiB(server.pid());
+    server.Terminate();
+    std::printf("\nfleet rocksdb: %d hosts x 11 versions of %zu B at %.0f backups/s: RocksDB folder %ld KiB, "
+                "server peak RSS %ld KiB (idle %ld KiB)\n",
+                settings.fleet_hosts, archives[0].size(), rate,
+                DirectoryBytes(tmp.File("fleet-rocksdb/rocksdb")) >> 10, rss, rss0);
+  }
+  if (settings.fleet_hosts > 0 && run_etcd) {
+    midwife::statestore::testing::EtcdCluster cluster(tmp.File("fleet-etcd"));
+    if (!cluster.Start()) return 1;
+    midwife::statestore::testing::StateStoreServer server(
+        tmp.File("fleet-frontend"), {"--engine", "etcd", "--etcd-endpoints", cluster.EndpointsFlag()});
+    if (!server.Start()) return 1;
+    const long rss0 = PeakRssKiB(server.pid());
+    const double rate = FillFleet(server.AdminClientOptions(), settings.fleet_hosts, archives);
+    const long rss = PeakRssKiB(server.pid());
+    const long etcd_rss = PeakRssKiB(cluster.Pid(0));
+    const long before = static_cast<long>(cluster.DbSize(0) >> 10);
+    const long dir_before = DirectoryBytes(tmp.File("fleet-etcd/m0")) >> 10;
+    // What an operator's auto-compaction and a defrag leave: the live data.
+    const std::string etcdctl = "/usr/bin/etcdctl";
+    const std::string rev = std::to_string(cluster.CompactAll());
+    midwife::testing::RunCommand({etcdctl, "--endpoints", cluster.EndpointsFlag(), "defrag"});
+    server.Terminate();
+    std::printf("fleet etcd: %d hosts x 11 versions of %zu B at %.0f backups/s: member db %ld KiB "
+                "(data dir %ld KiB), after compact at revision %s + defrag %ld KiB; frontend peak RSS "
+                "%ld KiB (idle %ld KiB); etcd member peak RSS %ld KiB\n",
+                settings.fleet_hosts, archives[0].size(), rate, before, dir_before, rev.c_str(),
+                static_cast<long>(cluster.DbSize(0) >> 10), rss, rss0, etcd_rss);
   }
 
   if (run_rocksdb && run_etcd) {

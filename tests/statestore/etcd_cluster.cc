@@ -176,6 +176,31 @@ int64_t EtcdCluster::DbSize(int member) {
   return response.dbsize();
 }
 
+int64_t EtcdCluster::CompactAll() {
+  for (size_t i = 0; i < processes_.size(); ++i) {
+    if (!processes_[i]) continue;
+    auto channel = Channel(endpoints_[i]);
+    grpc::ClientContext status_context;
+    status_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    etcdserverpb::StatusResponse status;
+    if (!etcdserverpb::Maintenance::NewStub(channel)
+             ->Status(&status_context, etcdserverpb::StatusRequest(), &status)
+             .ok()) {
+      continue;
+    }
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    etcdserverpb::CompactionRequest request;
+    request.set_revision(status.header().revision());
+    request.set_physical(true);
+    etcdserverpb::CompactionResponse response;
+    if (etcdserverpb::KV::NewStub(channel)->Compact(&context, request, &response).ok()) {
+      return status.header().revision();
+    }
+  }
+  return -1;
+}
+
 std::string EtcdCluster::Logs() const {
   std::string out;
   for (size_t i = 0; i < processes_.size(); ++i) {

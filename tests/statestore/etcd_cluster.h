@@ -34,6 +34,7 @@ class EtcdCluster {
   // Starts a killed member again over its data folder and waits until ready.
   bool Restart(int member);
   bool Running(int member) const { return processes_[member] != nullptr; }
+  pid_t Pid(int member) const { return processes_[member] ? processes_[member]->pid() : -1; }
 
   // The member that is leader according to a running member; -1 if none
   // answers within `timeout`.
@@ -41,6 +42,9 @@ class EtcdCluster {
   // etcd's backend size of `member` in bytes (Maintenance.Status dbSize);
   // -1 if it does not answer.
   int64_t DbSize(int member);
+  // Compacts the cluster's history up to its current revision (physically)
+  // and returns that revision; -1 on failure.
+  int64_t CompactAll();
 
   // "127.0.0.1:port" of each member's client URL.
   const std::vector<std::string>& endpoints() const { return endpoints_; }
