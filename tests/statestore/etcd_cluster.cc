@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/file_io.h"
 #include "proto/etcd/rpc.grpc.pb.h"
 
 namespace midwife::statestore::testing {
@@ -38,14 +39,27 @@ int FreeLoopbackPort() {
   return port;
 }
 
+}  // namespace
+
 // A fresh channel per poll: a reused one would wait out gRPC's reconnect
 // backoff (1 s, growing) after the member refused a connection while
 // starting.
-std::shared_ptr<grpc::Channel> Channel(const std::string& endpoint) {
-  return grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
+std::shared_ptr<grpc::Channel> EtcdCluster::Channel(int member) const {
+  if (ca_file_.empty()) {
+    return grpc::CreateChannel(endpoints_[member], grpc::InsecureChannelCredentials());
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(ca_file_).value_or("");
+  ssl.pem_cert_chain = ReadFile(cert_file_).value_or("");
+  ssl.pem_private_key = ReadFile(key_file_).value_or("");
+  return grpc::CreateChannel(endpoints_[member], grpc::SslCredentials(ssl));
 }
 
-}  // namespace
+void EtcdCluster::RequireTls(std::string ca_file, std::string cert_file, std::string key_file) {
+  ca_file_ = std::move(ca_file);
+  cert_file_ = std::move(cert_file);
+  key_file_ = std::move(key_file);
+}
 
 std::string EtcdCluster::Binary() {
   for (const char* path : {"/usr/bin/etcd", "/usr/local/bin/etcd"}) {
@@ -74,7 +88,7 @@ void EtcdCluster::Launch(int member, bool fresh) {
   for (size_t i = 0; i < peer_urls_.size(); ++i) {
     initial.push_back(absl::StrCat("m", i, "=", peer_urls_[i]));
   }
-  const std::string client_url = "http://" + endpoints_[member];
+  const std::string client_url = (ca_file_.empty() ? "http://" : "https://") + endpoints_[member];
   std::vector<std::string> argv = {
       Binary(),
       "--name",
@@ -104,6 +118,10 @@ void EtcdCluster::Launch(int member, bool fresh) {
       "--log-level",
       "warn",
   };
+  if (!ca_file_.empty()) {
+    argv.insert(argv.end(), {"--cert-file", cert_file_, "--key-file", key_file_,
+                             "--trusted-ca-file", ca_file_, "--client-cert-auth"});
+  }
   argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
   processes_[member] = std::make_unique<midwife::testing::ChildProcess>(
       argv, absl::StrCat(dir_, "/m", member, ".log"));
@@ -120,7 +138,7 @@ bool EtcdCluster::Start() {
 bool EtcdCluster::WaitReady(int member, std::chrono::milliseconds timeout) {
   const auto give_up = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < give_up) {
-    auto stub = etcdserverpb::KV::NewStub(Channel(endpoints_[member]));
+    auto stub = etcdserverpb::KV::NewStub(Channel(member));
     int status = 0;
     if (!processes_[member] || processes_[member]->Exited(&status)) return false;
     grpc::ClientContext context;
@@ -151,7 +169,7 @@ int EtcdCluster::Leader(std::chrono::milliseconds timeout) {
     uint64_t leader = 0;
     for (size_t i = 0; i < processes_.size(); ++i) {
       if (!processes_[i]) continue;
-      auto stub = etcdserverpb::Maintenance::NewStub(Channel(endpoints_[i]));
+      auto stub = etcdserverpb::Maintenance::NewStub(Channel(static_cast<int>(i)));
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
       etcdserverpb::StatusResponse response;
@@ -168,7 +186,7 @@ int EtcdCluster::Leader(std::chrono::milliseconds timeout) {
 }
 
 int64_t EtcdCluster::DbSize(int member) {
-  auto stub = etcdserverpb::Maintenance::NewStub(Channel(endpoints_[member]));
+  auto stub = etcdserverpb::Maintenance::NewStub(Channel(member));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   etcdserverpb::StatusResponse response;
@@ -179,7 +197,7 @@ int64_t EtcdCluster::DbSize(int member) {
 int64_t EtcdCluster::CompactAll() {
   for (size_t i = 0; i < processes_.size(); ++i) {
     if (!processes_[i]) continue;
-    auto channel = Channel(endpoints_[i]);
+    auto channel = Channel(static_cast<int>(i));
     grpc::ClientContext status_context;
     status_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     etcdserverpb::StatusResponse status;

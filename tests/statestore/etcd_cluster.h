@@ -9,6 +9,10 @@
 
 #include "tests/support/child_process.h"
 
+namespace grpc {
+class Channel;
+}
+
 namespace midwife::statestore::testing {
 
 // A real etcd cluster (Debian's /usr/bin/etcd) of `size` members on free
@@ -22,6 +26,11 @@ class EtcdCluster {
 
   EtcdCluster(std::string dir, int size = 3, std::vector<std::string> extra_flags = {});
   ~EtcdCluster();
+
+  // Before Start: clients must speak TLS and present a certificate signed by
+  // `ca_file`; members serve `cert_file`/`key_file` (which the helper's own
+  // polling also presents as its client certificate).
+  void RequireTls(std::string ca_file, std::string cert_file, std::string key_file);
 
   // Starts every member and waits (bounded) until each answers a
   // linearizable read, i.e. the cluster has a leader and a quorum. False on
@@ -54,11 +63,13 @@ class EtcdCluster {
 
  private:
   void Launch(int member, bool fresh);
+  std::shared_ptr<grpc::Channel> Channel(int member) const;
 
   std::string dir_;
   std::vector<std::string> extra_flags_;
   std::vector<std::string> endpoints_;
   std::vector<std::string> peer_urls_;
+  std::string ca_file_, cert_file_, key_file_;  // Empty: plaintext.
   std::vector<std::unique_ptr<midwife::testing::ChildProcess>> processes_;
 };
 
