@@ -3,6 +3,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -356,6 +358,115 @@ absl::Status EtcdEngine::Commit(const std::vector<Precondition>& preconditions,
   }
   // Our first attempt was applied; its answer was lost.
   return absl::OkStatus();
+}
+
+class EtcdEngine::WatchFeed final : public ChangeFeed {
+ public:
+  WatchFeed(EtcdEngine& engine, std::string from, std::string to,
+            std::function<void(const ChangeBatch&)> on_changes)
+      : engine_(engine),
+        from_(std::move(from)),
+        to_(std::move(to)),
+        on_changes_(std::move(on_changes)),
+        thread_([this] { Run(); }) {}
+
+  ~WatchFeed() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      if (context_) context_->TryCancel();
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  bool WaitCreated(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return wake_.wait_for(lock, timeout, [this] { return created_ || stopping_; }) && created_;
+  }
+
+ private:
+  void Run() {
+    int64_t next_revision = 0;  // 0: from now.
+    bool resync = false;
+    size_t index = engine_.preferred_.load(std::memory_order_relaxed) % engine_.members_.size();
+    auto backoff = kFirstBackoff;
+    while (true) {
+      grpc::ClientContext context;
+      // Without a leader the member could not tell us of new writes: etcd
+      // ends such a watch instead of leaving it silent.
+      context.AddMetadata("hasleader", "true");
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+        context_ = &context;
+      }
+      auto stub = etcdserverpb::Watch::NewStub(engine_.members_[index]->channel);
+      auto stream = stub->Watch(&context);
+      etcdserverpb::WatchRequest request;
+      etcdserverpb::WatchCreateRequest* create = request.mutable_create_request();
+      create->set_key(from_);
+      create->set_range_end(to_);
+      create->set_start_revision(next_revision);
+      etcdserverpb::WatchResponse response;
+      if (stream->Write(request)) {
+        while (stream->Read(&response)) {
+          if (response.created()) {
+            if (next_revision == 0) next_revision = response.header().revision() + 1;
+            std::lock_guard lock(mu_);
+            created_ = true;
+            wake_.notify_all();
+            backoff = kFirstBackoff;
+          }
+          if (response.compact_revision() != 0) {
+            // The revision to resume from is gone: start over from now.
+            resync = true;
+            next_revision = 0;
+            break;
+          }
+          if (response.canceled()) break;
+          ChangeBatch batch;
+          for (const auto& event : response.events()) {
+            std::optional<std::string> value;
+            if (event.type() == mvccpb::Event::PUT) value = event.kv().value();
+            batch.changes.emplace_back(event.kv().key(), std::move(value));
+            next_revision = event.kv().mod_revision() + 1;
+          }
+          if (!batch.changes.empty()) {
+            batch.resync = std::exchange(resync, false);
+            on_changes_(batch);
+          }
+        }
+      }
+      context.TryCancel();
+      stream->Finish().IgnoreError();
+      std::unique_lock lock(mu_);
+      context_ = nullptr;
+      if (stopping_) return;
+      index = (index + 1) % engine_.members_.size();
+      wake_.wait_for(lock, backoff, [this] { return stopping_; });
+      backoff =
+          std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
+    }
+  }
+
+  EtcdEngine& engine_;
+  const std::string from_, to_;
+  const std::function<void(const ChangeBatch&)> on_changes_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;                   // GUARDED_BY(mu_)
+  bool created_ = false;                    // GUARDED_BY(mu_)
+  grpc::ClientContext* context_ = nullptr;  // GUARDED_BY(mu_)
+  std::thread thread_;                      // Last: starts after the members above exist.
+};
+
+absl::StatusOr<std::unique_ptr<ChangeFeed>> EtcdEngine::Subscribe(
+    std::string from, std::string to, std::function<void(const ChangeBatch&)> on_changes) {
+  auto feed =
+      std::make_unique<WatchFeed>(*this, std::move(from), std::move(to), std::move(on_changes));
+  feed->WaitCreated(options_.call_timeout);
+  return std::unique_ptr<ChangeFeed>(std::move(feed));
 }
 
 absl::Status EtcdEngine::CheckReachable() { return Get("meta/reachable").status(); }

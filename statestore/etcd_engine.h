@@ -103,6 +103,15 @@ class EtcdEngine final : public StorageEngine {
   absl::Status Commit(const std::vector<Precondition>& preconditions,
                       const WriteBatch& batch) override;
   CommitLimits Limits() const override;
+  // An etcd watch over [from, to) on one member at a time (with etcd's
+  // "hasleader" requirement, so a member cut off from the quorum ends it);
+  // when the stream breaks it resumes on the next member from the revision
+  // after the last event seen, so nothing is missed unless etcd compacted
+  // that revision away: then the next batch has `resync` set. Returns once
+  // the first watch is created, or after call_timeout (still retrying).
+  absl::StatusOr<std::unique_ptr<ChangeFeed>> Subscribe(
+      std::string from, std::string to,
+      std::function<void(const ChangeBatch&)> on_changes) override;
 
   // OK once some member answers a linearizable read (a quorum and a leader
   // exist), for startup checks; UNAVAILABLE when none did within call_timeout.
@@ -110,6 +119,7 @@ class EtcdEngine final : public StorageEngine {
 
  private:
   struct Member;
+  class WatchFeed;
   explicit EtcdEngine(EtcdEngineOptions options, std::vector<std::unique_ptr<Member>> members);
 
   // Runs `attempt` against the members in turn as described above. Sets

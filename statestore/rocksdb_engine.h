@@ -2,6 +2,9 @@
 #define MIDWIFE_STATESTORE_ROCKSDB_ENGINE_H_
 
 #include <array>
+#include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,13 +39,28 @@ class RocksDbEngine final : public StorageEngine {
                                              size_t limit) override;
   absl::Status Commit(const std::vector<Precondition>& preconditions,
                       const WriteBatch& batch) override;
+  // Reports this process's commits (the only writer of an embedded database).
+  absl::StatusOr<std::unique_ptr<ChangeFeed>> Subscribe(
+      std::string from, std::string to, std::function<void(const ChangeBatch&)> on_changes) override;
 
  private:
   static constexpr size_t kLockStripes = 256;
   explicit RocksDbEngine(std::unique_ptr<rocksdb::DB> db);
 
+  struct Subscriber {
+    std::string from, to;
+    std::function<void(const ChangeBatch&)> on_changes;
+  };
+  class Feed;
+  void Notify(const WriteBatch& batch);
+
   std::unique_ptr<rocksdb::DB> db_;
   std::array<std::mutex, kLockStripes> stripes_;
+  // Held while callbacks run, so removing a subscriber waits for them.
+  std::mutex subscribers_mu_;
+  std::map<uint64_t, Subscriber> subscribers_;  // GUARDED_BY(subscribers_mu_)
+  uint64_t next_subscriber_ = 0;                // GUARDED_BY(subscribers_mu_)
+  std::atomic<size_t> subscriber_count_{0};
 };
 
 }  // namespace midwife::statestore

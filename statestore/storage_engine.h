@@ -1,6 +1,8 @@
 #ifndef MIDWIFE_STATESTORE_STORAGE_ENGINE_H_
 #define MIDWIFE_STATESTORE_STORAGE_ENGINE_H_
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +50,22 @@ struct WriteBatch {
   std::vector<std::string> deletes;
 };
 
+// Committed writes as a change feed reports them, in commit order.
+struct ChangeBatch {
+  // Changes may have been lost before these (the feed restarted past what
+  // the engine still remembers): whoever caches must reload.
+  bool resync = false;
+  // Key and new value; nullopt: deleted.
+  std::vector<std::pair<std::string, std::optional<std::string>>> changes;
+};
+
+// A subscription to an engine's changes; destroying it ends the feed (and
+// waits until no callback runs).
+class ChangeFeed {
+ public:
+  virtual ~ChangeFeed() = default;
+};
+
 // The narrow interface every storage engine implements (RocksDB embedded;
 // etcd for several frontends). The state store needs nothing more.
 //
@@ -84,6 +102,17 @@ class StorageEngine {
                               const WriteBatch& batch) = 0;
 
   virtual CommitLimits Limits() const { return {}; }
+
+  // Calls `on_changes` for committed puts and deletes of keys in
+  // [`from`, `to`), made by any writer of the engine's data (with etcd, every
+  // frontend), in commit order, on a thread of the engine's; it must return
+  // quickly. Writes committed before Subscribe returns may or may not be
+  // reported. UNIMPLEMENTED if the engine has no feed.
+  virtual absl::StatusOr<std::unique_ptr<ChangeFeed>> Subscribe(
+      std::string from, std::string to, std::function<void(const ChangeBatch&)> on_changes) {
+    (void)from, (void)to, (void)on_changes;
+    return absl::UnimplementedError("this storage engine has no change feed");
+  }
 };
 
 }  // namespace midwife::statestore

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/sha256.h"
+#include "tests/statestore/change_watcher.h"
 #include "tests/statestore/etcd_cluster.h"
 #include "tests/statestore/statestore_server.h"
 #include "tests/support/child_process.h"
@@ -25,6 +26,7 @@ namespace {
 
 using ::midwife::testing::MakeEsxiStateTgz;
 using ::midwife::testing::TempDir;
+using testing::ChangeWatcher;
 using testing::EtcdCluster;
 using testing::StateStoreServer;
 
@@ -210,6 +212,36 @@ TEST_F(EtcdFrontendsTest, CompareAndSetAcrossFrontendsHasExactlyOneWinner) {
     EXPECT_EQ(Sha256Hex(newest->archive), winner_sha[0].empty() ? winner_sha[1] : winner_sha[0]);
     version = newest->info.version();
   }
+}
+
+TEST_F(EtcdFrontendsTest, WatchersOfOneFrontendSeeBackupsMadeThroughTheOther) {
+  auto watch_client = frontends_[1]->AdminClient();
+  ChangeWatcher watcher(*watch_client);
+  ASSERT_TRUE(watcher.WaitFor([](const v1::Change& c) { return c.kind() == v1::Change::RESYNC; }));
+  // Small (one transaction) and large (staged) backups alike.
+  for (size_t size : {size_t{100}, size_t{3} << 20}) {
+    const std::string archive = MakeEsxiStateTgz({{"etc/payload", RandomBytes(size, size)}});
+    auto stored = frontends_[0]->AdminClient()->Backup(Mac(300), archive);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_TRUE(watcher.WaitFor([&](const v1::Change& c) {
+      return c.kind() == v1::Change::HEAD && c.mac() == Mac(300) &&
+             c.newest_version() == stored->version().version() &&
+             c.newest_sha256() == Sha256Hex(archive);
+    })) << "size "
+        << size;
+  }
+  // The relay survives the loss of the etcd member it watched through (the
+  // first endpoint: the engine starts there).
+  cluster_->Kill9(0);
+  ASSERT_TRUE(
+      frontends_[0]->AdminClient()->Backup(Mac(301), MakeEsxiStateTgz({{"etc/a", "1"}})).ok());
+  ASSERT_TRUE(cluster_->Restart(0)) << cluster_->Logs();
+  ASSERT_TRUE(frontends_[0]->AdminClient()->DeleteHost(Mac(300)).ok());
+  EXPECT_TRUE(watcher.WaitFor(
+      [](const v1::Change& c) { return c.kind() == v1::Change::HEAD && c.mac() == Mac(301); }));
+  EXPECT_TRUE(watcher.WaitFor([](const v1::Change& c) {
+    return c.kind() == v1::Change::HOST_DELETED && c.mac() == Mac(300);
+  }));
 }
 
 }  // namespace
