@@ -86,6 +86,17 @@ std::unique_ptr<ChangeHub::Watcher> ChangeHub::Watch() {
   return watcher;
 }
 
+void ChangeHub::Close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  arrived_.notify_all();
+}
+
+bool ChangeHub::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
+}
+
 ChangeHub::Watcher::~Watcher() {
   std::lock_guard lock(hub_.mu_);
   hub_.watchers_.erase(this);
@@ -93,7 +104,8 @@ ChangeHub::Watcher::~Watcher() {
 
 std::optional<v1::Change> ChangeHub::Watcher::Next(std::chrono::milliseconds timeout) {
   std::unique_lock lock(hub_.mu_);
-  if (!hub_.arrived_.wait_for(lock, timeout, [this] { return !queue_.empty(); })) {
+  if (!hub_.arrived_.wait_for(lock, timeout, [this] { return !queue_.empty() || hub_.closed_; }) ||
+      hub_.closed_) {
     return std::nullopt;
   }
   v1::Change change = std::move(queue_.front());

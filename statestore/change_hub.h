@@ -50,6 +50,11 @@ class ChangeHub {
 
   std::unique_ptr<Watcher> Watch();
 
+  // Ends every watch (Next returns nullopt at once from now on): called when
+  // the server stops, so open streams do not hold up its drain.
+  void Close();
+  bool closed() const;
+
   // The Change a committed write of `key` (nullopt value: a delete) means to
   // watchers; nullopt for keys they do not care about. Pure.
   static std::optional<v1::Change> ToChange(const std::string& key,
@@ -58,8 +63,9 @@ class ChangeHub {
  private:
   void Deliver(const ChangeBatch& batch);
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable arrived_;
+  bool closed_ = false;          // GUARDED_BY(mu_)
   std::set<Watcher*> watchers_;  // GUARDED_BY(mu_)
   // Last: destroyed first, so no callback runs into a half-destroyed hub.
   std::unique_ptr<ChangeFeed> feed_;

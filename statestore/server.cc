@@ -159,6 +159,7 @@ absl::Status RunServer(const ServerOptions& options) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   LogEvent("statestore.stopping", {{"signal", std::to_string(signal_number)}});
+  changes.Close();
   server->Shutdown(std::chrono::system_clock::now() + kDrainTime);
   server->Wait();
   LogEvent("statestore.stopped");

@@ -206,7 +206,7 @@ grpc::Status StateStoreService::WatchChanges(grpc::ServerContext* context,
   // How long a cancelled or shut-down call may go unnoticed.
   constexpr auto kCheckEvery = std::chrono::milliseconds(500);
   std::unique_ptr<ChangeHub::Watcher> watcher = changes_.Watch();
-  while (!context->IsCancelled()) {
+  while (!context->IsCancelled() && !changes_.closed()) {
     std::optional<v1::Change> change = watcher->Next(kCheckEvery);
     if (change && !writer->Write(*change)) break;
   }

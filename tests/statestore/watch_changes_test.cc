@@ -1,6 +1,7 @@
 // WatchChanges: the ChangeHub's mapping of keys to changes, and a real
 // `statestore serve` (RocksDB) streaming the changes its own calls make.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include "absl/strings/str_format.h"
 #include "core/sha256.h"
@@ -78,6 +79,20 @@ TEST(WatchChangesTest, RocksDbFrontendStreamsBackupsAndDeletes) {
   EXPECT_TRUE(watcher.WaitFor([](const v1::Change& c) {
     return c.kind() == v1::Change::HOST_DELETED && c.mac() == "02:00:00:00:00:31";
   }));
+}
+
+TEST(WatchChangesTest, OpenWatchDoesNotHoldUpShutdown) {
+  TempDir tmp;
+  StateStoreServer server(tmp.File("data"));
+  ASSERT_TRUE(server.Start()) << server.log();
+  auto watch_client = server.AdminClient();
+  ChangeWatcher watcher(*watch_client);
+  ASSERT_TRUE(watcher.WaitFor([](const v1::Change& c) { return c.kind() == v1::Change::RESYNC; }));
+  const auto start = std::chrono::steady_clock::now();
+  const int status = server.Terminate();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.log();
+  // The drain allows 10 s; an open watch must not use it up.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST(WatchChangesTest, HostTokenCannotWatch) {
