@@ -91,8 +91,10 @@ TEST(WatchChangesTest, OpenWatchDoesNotHoldUpShutdown) {
   const auto start = std::chrono::steady_clock::now();
   const int status = server.Terminate();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.log();
-  // The drain allows 10 s; an open watch must not use it up.
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // The drain allows 10 s and a watch left open would use it all up (its
+  // handler would notice only the final cancellation). gRPC's own shutdown
+  // of a finished stream was seen to take up to 5 s on this machine.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(9)) << server.log();
 }
 
 TEST(WatchChangesTest, HostTokenCannotWatch) {
