@@ -417,6 +417,29 @@ absl::StatusOr<size_t> BackupStore::SweepOrphanChunks(std::set<std::string>& sus
       next_suspects.insert(version_key);
     }
   }
+  // Empty heads, keyed by head key plus their bytes: deleted only if seen
+  // the same at two sweeps, and only while still the same.
+  after.clear();
+  while (true) {
+    ASSIGN_OR_RETURN(std::vector<KeyValue> heads,
+                     engine_.Scan(keys::kHeadPrefix, after, kPage));
+    for (const KeyValue& row : heads) {
+      rec::HostHead head;
+      if (!head.ParseFromString(row.value) || head.versions_size() > 0 || head.pinned_size() > 0) {
+        continue;
+      }
+      const std::string suspect = row.key + '\0' + row.value;
+      if (!suspects.count(suspect)) {
+        next_suspects.insert(suspect);
+        continue;
+      }
+      WriteBatch batch;
+      batch.deletes.push_back(row.key);
+      engine_.Commit({{row.key, row.value}}, batch).IgnoreError();
+    }
+    if (heads.size() < kPage) break;
+    after = heads.back().key;
+  }
   suspects = std::move(next_suspects);
   return deleted;
 }

@@ -84,6 +84,10 @@ class BackupStore {
   // Safe against writers at any time: each delete checks that the version
   // record is still absent, and a writer's final commit checks that its
   // chunks are still present. Returns how many chunk keys it deleted.
+  // Also deletes host heads that hold no version (a staged writer's claim on
+  // a new host, left by a writer that died), found the same twice and
+  // unchanged: a writer still at work then fails its final compare and
+  // starts over.
   absl::StatusOr<size_t> SweepOrphanChunks(std::set<std::string>& suspects);
 
   // A host's head record as read, with its compare-and-set token (defined in

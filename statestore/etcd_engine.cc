@@ -469,6 +469,5 @@ absl::StatusOr<std::unique_ptr<ChangeFeed>> EtcdEngine::Subscribe(
   return std::unique_ptr<ChangeFeed>(std::move(feed));
 }
 
-absl::Status EtcdEngine::CheckReachable() { return Get("meta/reachable").status(); }
 
 }  // namespace midwife::statestore

@@ -113,10 +113,6 @@ class EtcdEngine final : public StorageEngine {
       std::string from, std::string to,
       std::function<void(const ChangeBatch&)> on_changes) override;
 
-  // OK once some member answers a linearizable read (a quorum and a leader
-  // exist), for startup checks; UNAVAILABLE when none did within call_timeout.
-  absl::Status CheckReachable();
-
  private:
   struct Member;
   class WatchFeed;

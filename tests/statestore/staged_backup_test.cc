@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/sha256.h"
+#include "proto/statestore_records.pb.h"
 #include "statestore/backup_store.h"
 #include "statestore/etcd_engine.h"
 #include "statestore/key_layout.h"
@@ -114,6 +115,31 @@ TEST_F(StagedBackupTest, ChunkSweptBeforeTheFinalCommitMakesTheWriterStartOver) 
   EXPECT_EQ(stored->version.version(), 2u);
   EXPECT_TRUE(store_.Restore(mac_, 0)->archive == archive);
   EXPECT_EQ(ChunkKeys(mac_.ToString()), 4u);
+}
+
+TEST_F(StagedBackupTest, ClaimOfAWriterThatDiedIsSweptAtTheSecondSweepIfUnchanged) {
+  // A writer claimed version 1 of two new hosts and died.
+  const MacAddress other = *MacAddress::Parse("02:00:00:00:5a:02");
+  for (const MacAddress& m : {mac_, other}) {
+    records::v1::HostHead claimed;
+    claimed.set_next_version(2);
+    WriteBatch claim;
+    claim.puts = {{keys::Head(m.ToString()), claimed.SerializeAsString()}};
+    ASSERT_TRUE(engine_.Commit({}, claim).ok());
+  }
+  std::set<std::string> suspects;
+  ASSERT_TRUE(store_.SweepOrphanChunks(suspects).ok());
+  EXPECT_EQ(store_.ListHosts(0, "")->hosts.size(), 2u);
+  // One of them changes between the sweeps: a live writer's claim.
+  records::v1::HostHead reclaimed;
+  reclaimed.set_next_version(3);
+  WriteBatch again;
+  again.puts = {{keys::Head(other.ToString()), reclaimed.SerializeAsString()}};
+  ASSERT_TRUE(engine_.Commit({}, again).ok());
+  ASSERT_TRUE(store_.SweepOrphanChunks(suspects).ok());
+  auto hosts = store_.ListHosts(0, "");
+  ASSERT_EQ(hosts->hosts.size(), 1u);
+  EXPECT_EQ(hosts->hosts[0].mac(), other.ToString());
 }
 
 }  // namespace
