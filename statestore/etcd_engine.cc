@@ -469,5 +469,4 @@ absl::StatusOr<std::unique_ptr<ChangeFeed>> EtcdEngine::Subscribe(
   return std::unique_ptr<ChangeFeed>(std::move(feed));
 }
 
-
 }  // namespace midwife::statestore
