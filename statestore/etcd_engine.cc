@@ -465,7 +465,7 @@ absl::StatusOr<std::unique_ptr<ChangeFeed>> EtcdEngine::Subscribe(
     std::string from, std::string to, std::function<void(const ChangeBatch&)> on_changes) {
   auto feed =
       std::make_unique<WatchFeed>(*this, std::move(from), std::move(to), std::move(on_changes));
-  feed->WaitCreated(options_.call_timeout);
+  feed->WaitCreated(options_.attempt_timeout);
   return std::unique_ptr<ChangeFeed>(std::move(feed));
 }
 

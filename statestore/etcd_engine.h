@@ -108,7 +108,8 @@ class EtcdEngine final : public StorageEngine {
   // when the stream breaks it resumes on the next member from the revision
   // after the last event seen, so nothing is missed unless etcd compacted
   // that revision away: then the next batch has `resync` set. Returns once
-  // the first watch is created, or after call_timeout (still retrying).
+  // the first watch is created, or after attempt_timeout (still retrying),
+  // so a frontend started while etcd is down is not held up long.
   absl::StatusOr<std::unique_ptr<ChangeFeed>> Subscribe(
       std::string from, std::string to,
       std::function<void(const ChangeBatch&)> on_changes) override;
