@@ -80,8 +80,10 @@ struct EtcdEngineOptions {
 // keys in the Txn's failure branch, atomically with the compare: if each
 // already holds exactly what the batch writes there (a head record holds a
 // timestamp and version list, so it is this commit's own), the first attempt
-// was applied and Commit returns OK. Otherwise it is a genuine conflict:
-// ABORTED. A batch writing none of its precondition keys cannot be told
+// was applied and Commit returns OK. Otherwise it is a conflict: ABORTED
+// (also, rarely, when ours was applied and another writer changed those keys
+// again before the replay; the caller then retries or reports a conflict,
+// and nothing is lost or written twice). A batch writing none of its precondition keys cannot be told
 // apart, and then Commit returns UNAVAILABLE ("outcome unknown"), which the
 // client library retries as a whole; BackupStore makes that retry idempotent
 // (an archive identical to the newest version is not stored again).
