@@ -60,6 +60,11 @@ std::optional<v1::Change> ChangeHub::ToChange(const std::string& key,
 }
 
 void ChangeHub::Deliver(const ChangeBatch& batch) {
+  {
+    // Most of the time nobody watches: cost a commit nothing more.
+    std::lock_guard lock(mu_);
+    if (watchers_.empty()) return;
+  }
   std::vector<v1::Change> changes;
   if (batch.resync) changes.push_back(Resync());
   for (const auto& [key, value] : batch.changes) {
