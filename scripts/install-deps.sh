@@ -18,6 +18,10 @@ packages=(
 if [ "${1:-}" = "--test" ]; then
   # real peers the tests talk to
   packages+=(curl openssl tftp-hpa atftp)
+  # the state store's etcd engine: tests start a 3-member cluster of their
+  # own (loopback ports, own data dirs); the package's etcd service, if
+  # systemd starts one, is not used
+  packages+=(etcd-server etcd-client)
   # end-to-end tests (tests/e2e): QEMU with its iPXE ROMs and OVMF for UEFI,
   # dnsmasq's binary (no service) as the site's plain DHCP server, ip for
   # the namespace, bridge and tap

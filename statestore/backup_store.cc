@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -37,6 +38,18 @@ struct BackupStore::Head {
 namespace {
 
 using Head = BackupStore::Head;
+
+// True if one Commit of the engine can carry `batch` (see CommitLimits).
+bool Fits(const CommitLimits& limits, const std::vector<Precondition>& preconditions,
+          const WriteBatch& batch) {
+  size_t bytes = 0;
+  for (const auto& p : preconditions) bytes += p.key.size() + (p.value ? p.value->size() : 0);
+  for (const auto& [k, v] : batch.puts) bytes += k.size() + v.size();
+  for (const auto& k : batch.deletes) bytes += k.size();
+  const size_t ops = batch.puts.size() + batch.deletes.size();
+  return (limits.max_bytes == 0 || bytes <= limits.max_bytes) &&
+         (limits.max_ops == 0 || (ops <= limits.max_ops && preconditions.size() <= limits.max_ops));
+}
 
 absl::StatusOr<Head> LoadHead(StorageEngine& engine, const std::string& mac) {
   ASSIGN_OR_RETURN(auto raw, engine.Get(keys::Head(mac)));
@@ -223,46 +236,252 @@ absl::StatusOr<BackupResult> BackupStore::TryBackup(const std::string& mac, cons
     return BackupResult{existing.info(), false};
   }
 
-  rec::HostHead next = head.record;
-  const uint64_t version = std::max<uint64_t>(next.next_version(), newest + 1);
-  next.set_next_version(version + 1);
-  next.add_versions(version);
-  next.set_newest_sha256(sha256);
-  next.set_updated_unix_ms(Now());
-
+  const uint64_t version = std::max<uint64_t>(head.record.next_version(), newest + 1);
+  const int64_t now = Now();
   rec::StoredVersion stored;
   v1::VersionInfo& info = *stored.mutable_info();
   info.set_mac(mac);
   info.set_version(version);
-  info.set_created_unix_ms(next.updated_unix_ms());
+  info.set_created_unix_ms(now);
   info.set_size(archive.size());
   info.set_sha256(sha256);
   info.set_kind(ToProtoKind(validated.kind));
   *info.mutable_labels() = header.labels();
   for (const auto& [k, v] : validated.labels) (*info.mutable_labels())[k] = v;
+  ASSIGN_OR_RETURN(NextHead next, WithVersion(mac, head.record, version, sha256, now));
+  // Sealed (when a key is set) for this version before anything is written:
+  // the bytes a staged write spreads over several commits are the sealed ones.
+  ASSIGN_OR_RETURN(AtRest at_rest, ForRest(options_.keys, mac, version, archive));
   WriteBatch batch;
-  {
-    ASSIGN_OR_RETURN(AtRest at_rest, ForRest(options_.keys, mac, version, archive));
-    PutAtRest(mac, version, at_rest, stored, batch);
-  }
+  PutAtRest(mac, version, at_rest, stored, batch);
   batch.puts.emplace_back(keys::Version(mac, version), stored.SerializeAsString());
+  for (const auto& [old, old_chunks] : next.pruned) {
+    batch.deletes.push_back(keys::Version(mac, old));
+    for (uint32_t c = 0; c < old_chunks; ++c) batch.deletes.push_back(keys::Chunk(mac, old, c));
+  }
+  batch.puts.emplace_back(keys::Head(mac), next.head.SerializeAsString());
+  std::vector<Precondition> preconditions = {{keys::Head(mac), head.raw}};
+  if (!Fits(engine_.Limits(), preconditions, batch)) {
+    return StagedBackup(mac, head, header, stored, at_rest.bytes);
+  }
+  RETURN_IF_ERROR(engine_.Commit(preconditions, batch));
+  return BackupResult{info, true};
+}
 
-  const std::set<uint64_t> pinned(next.pinned().begin(), next.pinned().end());
-  const std::vector<uint64_t> all(next.versions().begin(), next.versions().end());
+absl::StatusOr<BackupStore::NextHead> BackupStore::WithVersion(const std::string& mac,
+                                                               const rec::HostHead& current,
+                                                               uint64_t version,
+                                                               const std::string& sha256,
+                                                               int64_t now) {
+  NextHead next;
+  next.head = current;
+  next.head.set_next_version(std::max<uint64_t>(current.next_version(), version + 1));
+  next.head.add_versions(version);
+  next.head.set_newest_sha256(sha256);
+  next.head.set_updated_unix_ms(now);
+  const std::set<uint64_t> pinned(next.head.pinned().begin(), next.head.pinned().end());
+  const std::vector<uint64_t> all(next.head.versions().begin(), next.head.versions().end());
   const std::vector<uint64_t> prune = VersionsToPrune(all, pinned, options_.keep_newest);
   for (uint64_t old : prune) {
-    ASSIGN_OR_RETURN(rec::StoredVersion doomed, LoadVersion(engine_, mac, old));
-    batch.deletes.push_back(keys::Version(mac, old));
-    for (uint32_t c = 0; c < doomed.chunk_count(); ++c) batch.deletes.push_back(keys::Chunk(mac, old, c));
+    auto doomed = LoadVersion(engine_, mac, old);
+    if (absl::IsNotFound(doomed.status())) {
+      // Another writer pruned it since `current` was read: the head is stale
+      // and the commit would fail its compare anyway.
+      return absl::AbortedError(absl::StrCat("host ", mac, " changed concurrently"));
+    }
+    if (!doomed.ok()) return doomed.status();
+    next.pruned.emplace_back(old, doomed->chunk_count());
   }
-  next.clear_versions();
+  next.head.clear_versions();
   for (uint64_t v : all) {
-    if (!std::binary_search(prune.begin(), prune.end(), v)) next.add_versions(v);
+    if (!std::binary_search(prune.begin(), prune.end(), v)) next.head.add_versions(v);
   }
-  batch.puts.emplace_back(keys::Head(mac), next.SerializeAsString());
+  return next;
+}
 
-  RETURN_IF_ERROR(engine_.Commit({{keys::Head(mac), head.raw}}, batch));
-  return BackupResult{info, true};
+absl::StatusOr<BackupResult> BackupStore::StagedBackup(const std::string& mac, const Head& head,
+                                                       const v1::BackupHeader& header,
+                                                       const rec::StoredVersion& stored,
+                                                       const std::string& archive) {
+  const CommitLimits limits = engine_.Limits();
+  const uint64_t version = stored.info().version();
+  const uint32_t chunks = stored.chunk_count();
+  if (limits.max_ops != 0 && chunks + 1 > limits.max_ops) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "backup of ", archive.size(), " bytes needs ", chunks,
+        " chunks, more than one commit of this storage engine may check (", limits.max_ops,
+        "); raise etcd's --max-txn-ops and --etcd-max-txn-ops, or lower --max-backup-bytes"));
+  }
+  // 1. Claim `version`: once the head says the next version is beyond it, no
+  // other writer picks it, so the chunk keys below are ours alone.
+  rec::HostHead claimed = head.record;
+  claimed.set_next_version(version + 1);
+  Head current{claimed, claimed.SerializeAsString()};
+  {
+    WriteBatch claim;
+    claim.puts.emplace_back(keys::Head(mac), *current.raw);
+    RETURN_IF_ERROR(engine_.Commit({{keys::Head(mac), head.raw}}, claim));
+  }
+  // 2. The chunks, unreferenced until step 3: readers reach chunks only
+  // through a version record. Each must still be absent (a leftover of a
+  // host deleted half-way would otherwise be overwritten under a writer
+  // that still finishes).
+  std::vector<std::string> chunk_keys;
+  for (uint32_t c = 0; c < chunks; ++c) chunk_keys.push_back(keys::Chunk(mac, version, c));
+  const std::string version_key = keys::Version(mac, version);
+  auto give_up = [&](absl::Status why) {
+    DeleteUnreferencedChunks(version_key, chunk_keys).IgnoreError();
+    return why;
+  };
+  for (uint32_t c = 0; c < chunks;) {
+    std::vector<Precondition> absent;
+    WriteBatch part;
+    size_t bytes = 0;
+    while (c < chunks) {
+      std::string_view piece =
+          std::string_view(archive).substr(c * keys::kChunkBytes, keys::kChunkBytes);
+      const size_t more = 2 * chunk_keys[c].size() + piece.size();
+      if (!part.puts.empty() &&
+          (bytes + more > limits.max_bytes || part.puts.size() + 1 > limits.max_ops)) {
+        break;
+      }
+      absent.push_back({chunk_keys[c], std::nullopt});
+      part.puts.emplace_back(chunk_keys[c], std::string(piece));
+      bytes += more;
+      ++c;
+    }
+    absl::Status st = engine_.Commit(absent, part);
+    if (!st.ok()) return give_up(st);
+  }
+  // 3. The version record and head in one commit that checks the head and
+  // that every chunk is still there (an orphan sweep may have taken them if
+  // this writer stalled). Other commits to the head in the meantime (pins,
+  // other writers' claims) are rebased over, as long as `version` would still
+  // be the newest.
+  for (int attempt = 1;; ++attempt) {
+    const uint64_t newest = Newest(current.record);
+    if (!current.raw || newest >= version ||
+        (header.has_expected_version() && header.expected_version() != newest)) {
+      return give_up(absl::AbortedError(absl::StrCat(
+          "host ", mac, " changed while version ", version, " was written; nothing stored")));
+    }
+    ASSIGN_OR_RETURN(NextHead next,
+                     WithVersion(mac, current.record, version, stored.info().sha256(),
+                                 stored.info().created_unix_ms()));
+    std::vector<Precondition> preconditions = {{keys::Head(mac), current.raw}};
+    for (const std::string& key : chunk_keys) preconditions.push_back({key, std::nullopt, true});
+    WriteBatch batch;
+    batch.puts.emplace_back(version_key, stored.SerializeAsString());
+    batch.puts.emplace_back(keys::Head(mac), next.head.SerializeAsString());
+    for (const auto& pruned : next.pruned) batch.deletes.push_back(keys::Version(mac, pruned.first));
+    absl::Status st = engine_.Commit(preconditions, batch);
+    if (st.ok()) {
+      // The pruned versions' chunks are unreferenced now; what this misses
+      // the orphan sweep collects.
+      for (const auto& [old, old_chunks] : next.pruned) {
+        std::vector<std::string> doomed;
+        for (uint32_t c = 0; c < old_chunks; ++c) doomed.push_back(keys::Chunk(mac, old, c));
+        DeleteUnreferencedChunks(keys::Version(mac, old), doomed).IgnoreError();
+      }
+      return BackupResult{stored.info(), true};
+    }
+    // Outcome unknown: leave the chunks; if the commit was not applied they
+    // are orphans for the sweep.
+    if (!absl::IsAborted(st)) return st;
+    ASSIGN_OR_RETURN(Head reread, LoadHead(engine_, mac));
+    if (reread.raw == current.raw || attempt >= kMaxCommitAttempts) {
+      // The head is as we wrote it, so a chunk is gone: start over.
+      return give_up(absl::AbortedError(
+          absl::StrCat("chunks of version ", version, " of ", mac, " vanished before commit")));
+    }
+    current = std::move(reread);
+  }
+}
+
+absl::Status BackupStore::DeleteUnreferencedChunks(const std::string& version_key,
+                                                   const std::vector<std::string>& chunk_keys) {
+  const CommitLimits limits = engine_.Limits();
+  for (size_t i = 0; i < chunk_keys.size();) {
+    WriteBatch batch;
+    size_t bytes = version_key.size();
+    while (i < chunk_keys.size() &&
+           (batch.deletes.empty() ||
+            ((limits.max_ops == 0 || batch.deletes.size() < limits.max_ops) &&
+             (limits.max_bytes == 0 || bytes + chunk_keys[i].size() <= limits.max_bytes)))) {
+      bytes += chunk_keys[i].size();
+      batch.deletes.push_back(chunk_keys[i++]);
+    }
+    // Only while no version record names them: a writer that committed in
+    // the meantime keeps its chunks.
+    RETURN_IF_ERROR(engine_.Commit({{version_key, std::nullopt}}, batch));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> BackupStore::SweepOrphanChunks(std::set<std::string>& suspects) {
+  constexpr size_t kPage = 1000;
+  // Chunk keys first, version keys second: a version committed between the
+  // two scans is seen by the second.
+  std::map<std::string, std::vector<std::string>> orphans;  // version key -> chunk keys
+  std::string after;
+  while (true) {
+    ASSIGN_OR_RETURN(std::vector<std::string> page, engine_.ScanKeys(keys::kChunkPrefix, after, kPage));
+    for (std::string& key : page) {
+      std::string version_key = keys::VersionOfChunk(key);
+      if (!version_key.empty()) orphans[version_key].push_back(std::move(key));
+    }
+    if (page.size() < kPage) break;
+    after = orphans.rbegin()->second.back();
+  }
+  after.clear();
+  while (!orphans.empty()) {
+    ASSIGN_OR_RETURN(std::vector<std::string> page,
+                     engine_.ScanKeys(keys::kVersionPrefix, after, kPage));
+    for (const std::string& key : page) orphans.erase(key);
+    if (page.size() < kPage) break;
+    after = page.back();
+  }
+  // Deleted only when seen unreferenced by the previous sweep too: a writer
+  // is between its chunks and its commit for seconds, not a sweep interval.
+  size_t deleted = 0;
+  std::set<std::string> next_suspects;
+  for (const auto& [version_key, chunk_keys] : orphans) {
+    if (!suspects.count(version_key)) {
+      next_suspects.insert(version_key);
+      continue;
+    }
+    absl::Status st = DeleteUnreferencedChunks(version_key, chunk_keys);
+    if (st.ok()) {
+      deleted += chunk_keys.size();
+    } else if (!absl::IsAborted(st)) {
+      next_suspects.insert(version_key);
+    }
+  }
+  // Empty heads, keyed by head key plus their bytes: deleted only if seen
+  // the same at two sweeps, and only while still the same.
+  after.clear();
+  while (true) {
+    ASSIGN_OR_RETURN(std::vector<KeyValue> heads,
+                     engine_.Scan(keys::kHeadPrefix, after, kPage));
+    for (const KeyValue& row : heads) {
+      rec::HostHead head;
+      if (!head.ParseFromString(row.value) || head.versions_size() > 0 || head.pinned_size() > 0) {
+        continue;
+      }
+      const std::string suspect = row.key + '\0' + row.value;
+      if (!suspects.count(suspect)) {
+        next_suspects.insert(suspect);
+        continue;
+      }
+      WriteBatch batch;
+      batch.deletes.push_back(row.key);
+      engine_.Commit({{row.key, row.value}}, batch).IgnoreError();
+    }
+    if (heads.size() < kPage) break;
+    after = heads.back().key;
+  }
+  suspects = std::move(next_suspects);
+  return deleted;
 }
 
 absl::StatusOr<RestoredBackup> BackupStore::Restore(const MacAddress& mac, uint64_t version) {
@@ -460,17 +679,41 @@ absl::StatusOr<HostPage> BackupStore::ListHosts(uint32_t page_size, const std::s
 
 absl::StatusOr<uint32_t> BackupStore::DeleteHost(const MacAddress& mac) {
   const std::string key = mac.ToString();
+  const CommitLimits limits = engine_.Limits();
   for (int attempt = 1;; ++attempt) {
     ASSIGN_OR_RETURN(Head head, LoadHead(engine_, key));
     if (!head.raw) return absl::NotFoundError(absl::StrCat("no backup stored for host ", key));
+    ASSIGN_OR_RETURN(std::vector<std::string> version_keys,
+                     engine_.ScanKeys(absl::StrCat("v/", key, "/"), "", 0));
+    ASSIGN_OR_RETURN(std::vector<std::string> chunk_keys,
+                     engine_.ScanKeys(absl::StrCat("d/", key, "/"), "", 0));
+    const std::vector<Precondition> preconditions = {{keys::Head(key), head.raw}};
     WriteBatch batch;
     batch.deletes.push_back(keys::Head(key));
-    for (const std::string& prefix : {absl::StrCat("v/", key, "/"), absl::StrCat("d/", key, "/")}) {
-      ASSIGN_OR_RETURN(auto rows, engine_.Scan(prefix, "", 0));
-      for (auto& row : rows) batch.deletes.push_back(std::move(row.key));
+    batch.deletes.insert(batch.deletes.end(), version_keys.begin(), version_keys.end());
+    batch.deletes.insert(batch.deletes.end(), chunk_keys.begin(), chunk_keys.end());
+    const bool staged = !Fits(limits, preconditions, batch);
+    if (staged) {
+      // Too large for one commit: the head and version records go in one
+      // (the host is gone for readers), the chunks after it.
+      batch.deletes.resize(1 + version_keys.size());
+      if (!Fits(limits, preconditions, batch)) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "host ", key, " has ", version_keys.size(),
+            " versions, more than one commit of this storage engine may delete"));
+      }
     }
-    absl::Status st = engine_.Commit({{keys::Head(key), head.raw}}, batch);
-    if (st.ok()) return static_cast<uint32_t>(head.record.versions_size());
+    absl::Status st = engine_.Commit(preconditions, batch);
+    if (st.ok()) {
+      if (staged) {
+        std::map<std::string, std::vector<std::string>> by_version;
+        for (std::string& chunk : chunk_keys) by_version[keys::VersionOfChunk(chunk)].push_back(chunk);
+        for (const auto& [version_key, doomed] : by_version) {
+          DeleteUnreferencedChunks(version_key, doomed).IgnoreError();
+        }
+      }
+      return static_cast<uint32_t>(head.record.versions_size());
+    }
     if (!absl::IsAborted(st) || attempt >= kMaxCommitAttempts) return st;
   }
 }

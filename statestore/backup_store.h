@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -118,11 +119,55 @@ class BackupStore {
   // Reads every version record (not the archives). Linear in versions.
   absl::StatusOr<AtRestCounts> CountAtRest();
 
+  // Deletes archive chunks that no version record names and that the
+  // previous sweep (whose findings `suspects` carries in and out, as version
+  // keys) already found unreferenced: leftovers of a writer that died between
+  // writing chunks and committing their version, or of cleanups cut short.
+  // Run it every few minutes (OrphanSweeper); the first run only records.
+  // Safe against writers at any time: each delete checks that the version
+  // record is still absent, and a writer's final commit checks that its
+  // chunks are still present. Returns how many chunk keys it deleted.
+  // Also deletes host heads that hold no version (a staged writer's claim on
+  // a new host, left by a writer that died), found the same twice and
+  // unchanged: a writer still at work then fails its final compare and
+  // starts over.
+  absl::StatusOr<size_t> SweepOrphanChunks(std::set<std::string>& suspects);
+
   // A host's head record as read, with its compare-and-set token (defined in
   // backup_store.cc, where alone it is used).
   struct Head;
 
  private:
+  // A head with one more version, and the versions retention drops from it
+  // (with their chunk counts).
+  struct NextHead {
+    records::v1::HostHead head;
+    std::vector<std::pair<uint64_t, uint32_t>> pruned;
+  };
+  absl::StatusOr<NextHead> WithVersion(const std::string& mac,
+                                       const records::v1::HostHead& current, uint64_t version,
+                                       const std::string& sha256, int64_t now);
+
+  // A backup too large for one commit of the engine (etcd's request limit):
+  //  1. claim the version number on the head (compare-and-set), so no other
+  //     writer, on this frontend or another, writes chunks under it;
+  //  2. write the chunks in as many commits as the engine's limits need,
+  //     each requiring its chunk keys absent; nothing refers to them yet;
+  //  3. commit the version record and the head in one last commit that
+  //     checks the head (the compare-and-set for expected_version too) and
+  //     that every chunk still exists, dropping retention's version records.
+  // Readers reach chunks only through a version record named by the head, so
+  // they never see half a version. The pruned versions' chunks are deleted
+  // after step 3; a writer that dies before step 3 leaves chunks that
+  // SweepOrphanChunks collects. On RocksDB (no limits) this is never used.
+  absl::StatusOr<BackupResult> StagedBackup(const std::string& mac, const Head& head,
+                                            const v1::BackupHeader& header,
+                                            const records::v1::StoredVersion& stored,
+                                            const std::string& at_rest_bytes);
+  // Deletes `chunk_keys` in commits the engine can carry, each only while
+  // `version_key` is absent.
+  absl::Status DeleteUnreferencedChunks(const std::string& version_key,
+                                        const std::vector<std::string>& chunk_keys);
 
   // The newest version of `head` when `sha256` is its digest (and the
   // header's expectations hold); nullopt when the backup must be stored.

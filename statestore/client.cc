@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "statestore/grpc_status.h"
 #include "statestore/key_layout.h"
 
 namespace midwife::statestore {
@@ -165,6 +166,43 @@ absl::StatusOr<std::string> StateStoreClient::IssueHostToken(const std::string& 
     return stub_->IssueHostToken(context.get(), request, &response);
   }));
   return response.token();
+}
+
+void WatchCanceller::Cancel() {
+  std::lock_guard lock(mu_);
+  cancelled_ = true;
+  if (context_) context_->TryCancel();
+}
+
+absl::Status StateStoreClient::WatchChanges(
+    const std::function<bool(const v1::Change&)>& on_change, WatchCanceller* canceller) {
+  auto context = NewContext();
+  // A watch lasts as long as the caller wants it.
+  context->set_deadline(std::chrono::system_clock::time_point::max());
+  if (canceller) {
+    std::lock_guard lock(canceller->mu_);
+    if (canceller->cancelled_) return absl::OkStatus();
+    canceller->context_ = context.get();
+  }
+  auto reader = stub_->WatchChanges(context.get(), v1::WatchChangesRequest());
+  v1::Change change;
+  bool stopped = false;
+  while (reader->Read(&change)) {
+    if (!on_change(change)) {
+      stopped = true;
+      context->TryCancel();
+      break;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (canceller) {
+    std::lock_guard lock(canceller->mu_);
+    canceller->context_ = nullptr;
+    stopped = stopped || canceller->cancelled_;
+  }
+  if (stopped) return absl::OkStatus();
+  if (status.ok()) return absl::UnavailableError("the state store ended the watch");
+  return FromGrpcStatus(status);
 }
 
 }  // namespace midwife::statestore

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,18 @@ namespace midwife::statestore {
 
 // A thin, thread-safe client of the StateStore service: one channel, errors
 // as absl::Status with the server's code and message.
+// Lets another thread end a StateStoreClient::WatchChanges call.
+class WatchCanceller {
+ public:
+  void Cancel();
+
+ private:
+  friend class StateStoreClient;
+  std::mutex mu_;
+  grpc::ClientContext* context_ = nullptr;  // GUARDED_BY(mu_)
+  bool cancelled_ = false;                  // GUARDED_BY(mu_)
+};
+
 class StateStoreClient {
  public:
   static absl::StatusOr<std::unique_ptr<StateStoreClient>> Connect(const ClientOptions& options);
@@ -34,6 +47,11 @@ class StateStoreClient {
   absl::StatusOr<v1::VersionInfo> Copy(const std::string& from, const std::string& to,
                                        uint64_t version);
   absl::StatusOr<std::string> IssueHostToken(const std::string& mac);
+  // Streams the store's changes (admin token) to `on_change` until it
+  // returns false or `canceller` is cancelled (then OK), or the stream fails;
+  // no deadline, no retries: a watcher reconnects and reloads on RESYNC.
+  absl::Status WatchChanges(const std::function<bool(const v1::Change&)>& on_change,
+                            WatchCanceller* canceller = nullptr);
 
   // Round trips to the server so far, retries included.
   uint64_t calls() const { return runner_.attempts(); }

@@ -21,6 +21,8 @@ namespace midwife::statestore::keys {
 inline constexpr size_t kChunkBytes = 1 << 20;
 
 inline constexpr std::string_view kHeadPrefix = "h/";
+inline constexpr std::string_view kVersionPrefix = "v/";
+inline constexpr std::string_view kChunkPrefix = "d/";
 inline constexpr std::string_view kHostEntryPrefix = "r/";
 // One key, so a boot that consulted the rules can make its commit depend on
 // exactly the rules it read.
@@ -29,6 +31,9 @@ inline constexpr std::string_view kRules = "rules";
 std::string Head(std::string_view mac);
 std::string Version(std::string_view mac, uint64_t version);
 std::string Chunk(std::string_view mac, uint64_t version, uint32_t chunk);
+// The Version key of the version a Chunk key belongs to ("" if `chunk_key`
+// is not one).
+std::string VersionOfChunk(std::string_view chunk_key);
 // The MAC part of a Head key.
 std::string_view MacOfHead(std::string_view head_key);
 std::string HostEntry(std::string_view mac);

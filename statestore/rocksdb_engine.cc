@@ -163,7 +163,7 @@ absl::Status RocksDbEngine::Commit(const std::vector<Precondition>& precondition
   for (const auto& p : preconditions) {
     auto current = Get(p.key);
     if (!current.ok()) return current.status();
-    if (*current != p.value) {
+    if (!PreconditionHolds(p, *current)) {
       return absl::AbortedError(absl::StrCat("concurrent change to ", p.key));
     }
   }
@@ -178,7 +178,48 @@ absl::Status RocksDbEngine::Commit(const std::vector<Precondition>& precondition
   wo.sync = true;
   absl::Status written = FromRocks(db_->Write(wo, &wb), "committing");
   ReleaseSpace(batch_bytes);
-  return written;
+  RETURN_IF_ERROR(written);
+  // Still under the stripe locks: commits to one key are reported in order.
+  if (subscriber_count_.load(std::memory_order_relaxed) > 0) Notify(batch);
+  return absl::OkStatus();
+}
+
+class RocksDbEngine::Feed final : public ChangeFeed {
+ public:
+  Feed(RocksDbEngine& engine, uint64_t id) : engine_(engine), id_(id) {}
+  ~Feed() override {
+    std::lock_guard lock(engine_.subscribers_mu_);
+    engine_.subscribers_.erase(id_);
+    engine_.subscriber_count_.fetch_sub(1);
+  }
+
+ private:
+  RocksDbEngine& engine_;
+  const uint64_t id_;
+};
+
+absl::StatusOr<std::unique_ptr<ChangeFeed>> RocksDbEngine::Subscribe(
+    std::string from, std::string to, std::function<void(const ChangeBatch&)> on_changes) {
+  std::lock_guard lock(subscribers_mu_);
+  const uint64_t id = next_subscriber_++;
+  subscribers_[id] = {std::move(from), std::move(to), std::move(on_changes)};
+  subscriber_count_.fetch_add(1);
+  return std::unique_ptr<ChangeFeed>(new Feed(*this, id));
+}
+
+void RocksDbEngine::Notify(const WriteBatch& batch) {
+  std::lock_guard lock(subscribers_mu_);
+  for (const auto& [id, subscriber] : subscribers_) {
+    ChangeBatch changes;
+    auto in_range = [&](const std::string& k) { return k >= subscriber.from && k < subscriber.to; };
+    for (const auto& [k, v] : batch.puts) {
+      if (in_range(k)) changes.changes.emplace_back(k, v);
+    }
+    for (const auto& k : batch.deletes) {
+      if (in_range(k)) changes.changes.emplace_back(k, std::nullopt);
+    }
+    if (!changes.changes.empty()) subscriber.on_changes(changes);
+  }
 }
 
 }  // namespace midwife::statestore

@@ -2,6 +2,9 @@
 #define MIDWIFE_STATESTORE_ROCKSDB_ENGINE_H_
 
 #include <array>
+#include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,6 +59,9 @@ class RocksDbEngine final : public StorageEngine {
                                              size_t limit) override;
   absl::Status Commit(const std::vector<Precondition>& preconditions,
                       const WriteBatch& batch) override;
+  // Reports this process's commits (the only writer of an embedded database).
+  absl::StatusOr<std::unique_ptr<ChangeFeed>> Subscribe(
+      std::string from, std::string to, std::function<void(const ChangeBatch&)> on_changes) override;
 
   // Flushes and rewrites every file, blob files included, so that bytes of
   // overwritten or deleted values (a version before `rekey` resealed it) are
@@ -70,12 +76,24 @@ class RocksDbEngine final : public StorageEngine {
   absl::Status ReserveSpace(uint64_t batch_bytes, bool deletes_only);
   void ReleaseSpace(uint64_t batch_bytes);
 
+  struct Subscriber {
+    std::string from, to;
+    std::function<void(const ChangeBatch&)> on_changes;
+  };
+  class Feed;
+  void Notify(const WriteBatch& batch);
+
   std::unique_ptr<rocksdb::DB> db_;
   const std::string dir_;
   const RocksDbOptions options_;
   std::mutex space_mu_;
   uint64_t bytes_in_flight_ ABSL_GUARDED_BY(space_mu_) = 0;
   std::array<std::mutex, kLockStripes> stripes_;
+  // Held while callbacks run, so removing a subscriber waits for them.
+  std::mutex subscribers_mu_;
+  std::map<uint64_t, Subscriber> subscribers_;  // GUARDED_BY(subscribers_mu_)
+  uint64_t next_subscriber_ = 0;                // GUARDED_BY(subscribers_mu_)
+  std::atomic<size_t> subscriber_count_{0};
 };
 
 }  // namespace midwife::statestore

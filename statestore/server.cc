@@ -9,11 +9,14 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/file_io.h"
 #include "core/log.h"
 #include "core/status_macros.h"
 #include "statestore/authorizer.h"
 #include "statestore/host_registry_service.h"
+#include "statestore/key_layout.h"
+#include "statestore/orphan_sweeper.h"
 #include "statestore/rocksdb_engine.h"
 #include "statestore/state_store_service.h"
 
@@ -51,6 +54,29 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+absl::StatusOr<std::unique_ptr<StorageEngine>> OpenEngine(const ServerOptions& options) {
+  if (options.engine == "rocksdb") {
+    ASSIGN_OR_RETURN(std::unique_ptr<RocksDbEngine> engine,
+                     RocksDbEngine::Open(options.data_dir + "/rocksdb",
+                                         RocksDbOptions{.min_free_bytes = options.min_free_bytes}));
+    return std::unique_ptr<StorageEngine>(std::move(engine));
+  }
+  if (options.engine != "etcd") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--engine must be rocksdb or etcd, not \"", options.engine, "\""));
+  }
+  // The last commit of a staged backup checks every chunk: one compare each.
+  const uint64_t chunks = (options.store.max_backup_bytes + keys::kChunkBytes - 1) / keys::kChunkBytes;
+  if (chunks + 1 > options.etcd.max_txn_ops) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-backup-bytes ", options.store.max_backup_bytes, " needs ", chunks + 1,
+        " compares in one etcd transaction, above --etcd-max-txn-ops ", options.etcd.max_txn_ops,
+        " (raise it together with etcd's own --max-txn-ops)"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<EtcdEngine> engine, EtcdEngine::Connect(options.etcd));
+  return std::unique_ptr<StorageEngine>(std::move(engine));
+}
+
 }  // namespace
 
 bool IsLoopbackListenAddress(std::string_view listen) {
@@ -83,9 +109,7 @@ absl::Status RunServer(const ServerOptions& options) {
   BackupStoreOptions store_options = options.store;
   ASSIGN_OR_RETURN(store_options.keys,
                    StateKeyRing::Load(options.state_key_file, options.old_state_key_files));
-  ASSIGN_OR_RETURN(std::unique_ptr<RocksDbEngine> engine,
-                   RocksDbEngine::Open(options.data_dir + "/rocksdb",
-                                       RocksDbOptions{.min_free_bytes = options.min_free_bytes}));
+  ASSIGN_OR_RETURN(std::unique_ptr<StorageEngine> engine, OpenEngine(options));
 
   // Read before the ring moves into the store.
   const std::string state_key_id =
@@ -109,9 +133,16 @@ absl::Status RunServer(const ServerOptions& options) {
               {"why", "versions sealed with a key not given by --state-key-file or "
                       "--old-state-key-file; restoring them fails until it is"}});
   }
+  // Only a staged backup (an engine with commit limits) can leave orphans.
+  std::unique_ptr<OrphanSweeper> sweeper;
+  if (engine->Limits().max_bytes != 0 && options.orphan_sweep_seconds > 0) {
+    sweeper = std::make_unique<OrphanSweeper>(
+        store, std::chrono::seconds(options.orphan_sweep_seconds));
+  }
   Authorizer authorizer(std::move(admin_token), HostTokens(std::move(host_secret)));
   CallWatchdog watchdog(std::chrono::seconds(std::max(1, options.max_call_seconds)));
-  StateStoreService service(store, authorizer, options.store.max_backup_bytes, watchdog);
+  ChangeHub changes(*engine);
+  StateStoreService service(store, authorizer, options.store.max_backup_bytes, watchdog, changes);
   HostRegistry registry(*engine, options.registry);
   HostRegistryService registry_service(registry, store, authorizer);
 
@@ -139,6 +170,8 @@ absl::Status RunServer(const ServerOptions& options) {
   LogEvent("statestore.serving",
            {{"listen", bound},
             {"data", options.data_dir},
+            {"engine", options.engine},
+            {"etcd_endpoints", options.engine == "etcd" ? absl::StrJoin(options.etcd.endpoints, ",") : ""},
             {"tls", options.tls_cert_file.empty() ? "off" : "on"},
             {"mtls", options.tls_client_ca_file.empty() ? "off" : "on"},
             {"admin_token_file", admin_file},
@@ -155,6 +188,7 @@ absl::Status RunServer(const ServerOptions& options) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   LogEvent("statestore.stopping", {{"signal", std::to_string(signal_number)}});
+  changes.Close();
   server->Shutdown(std::chrono::system_clock::now() + kDrainTime);
   server->Wait();
   LogEvent("statestore.stopped");

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "statestore/backup_store.h"
+#include "statestore/etcd_engine.h"
 #include "statestore/host_registry.h"
 #include "statestore/rocksdb_engine.h"
 
@@ -15,6 +16,18 @@ namespace midwife::statestore {
 inline constexpr int kDefaultPort = 7411;
 
 struct ServerOptions {
+  // Where the data lives (flag --engine): "rocksdb", embedded under
+  // <data_dir>/rocksdb (the default), or "etcd", a cluster shared by any
+  // number of frontends (`etcd`). With etcd a frontend keeps no data of its
+  // own: <data_dir> then holds only the admin token and the host-token
+  // secret, which every frontend of one cluster must share (copy the files,
+  // or point --admin-token-file and --host-secret-file at the same ones).
+  std::string engine = "rocksdb";
+  EtcdEngineOptions etcd;
+  // With etcd: how often chunks of backups whose writer died before its
+  // final commit are looked for (flag --orphan-sweep-seconds; 0: never).
+  // They are deleted by the second sweep that finds them.
+  int orphan_sweep_seconds = 600;
   std::string data_dir = "data/statestore";
   std::string listen = "127.0.0.1:7411";
   // Default <data_dir>/admin.token, created (mode 0600) on first start.

@@ -199,4 +199,18 @@ grpc::Status StateStoreService::IssueHostToken(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status StateStoreService::WatchChanges(grpc::ServerContext* context,
+                                             const v1::WatchChangesRequest* /*request*/,
+                                             grpc::ServerWriter<v1::Change>* writer) {
+  if (auto st = AuthorizeAdmin(*context, authorizer_); !st.ok()) return ToGrpcStatus(st);
+  // How long a cancelled or shut-down call may go unnoticed.
+  constexpr auto kCheckEvery = std::chrono::milliseconds(500);
+  std::unique_ptr<ChangeHub::Watcher> watcher = changes_.Watch();
+  while (!context->IsCancelled() && !changes_.closed()) {
+    std::optional<v1::Change> change = watcher->Next(kCheckEvery);
+    if (change && !writer->Write(*change)) break;
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace midwife::statestore

@@ -5,6 +5,7 @@
 #include "statestore/authorizer.h"
 #include "statestore/backup_store.h"
 #include "statestore/call_watchdog.h"
+#include "statestore/change_hub.h"
 
 namespace midwife::statestore {
 
@@ -16,9 +17,9 @@ class StateStoreService final
  public:
   // All must outlive the service.
   StateStoreService(BackupStore& store, const Authorizer& authorizer, uint64_t max_backup_bytes,
-                    CallWatchdog& watchdog)
+                    CallWatchdog& watchdog, ChangeHub& changes)
       : store_(store), authorizer_(authorizer), max_backup_bytes_(max_backup_bytes),
-        watchdog_(watchdog) {}
+        watchdog_(watchdog), changes_(changes) {}
 
   grpc::Status Backup(grpc::ServerContext* context,
                       grpc::ServerReader<v1::BackupRequest>* reader,
@@ -41,12 +42,16 @@ class StateStoreService final
   grpc::Status IssueHostToken(grpc::ServerContext* context,
                               const v1::IssueHostTokenRequest* request,
                               v1::IssueHostTokenResponse* response) override;
+  // Holds one RPC thread per watcher (boot servers: one stream each).
+  grpc::Status WatchChanges(grpc::ServerContext* context, const v1::WatchChangesRequest* request,
+                            grpc::ServerWriter<v1::Change>* writer) override;
 
  private:
   BackupStore& store_;
   const Authorizer& authorizer_;
   uint64_t max_backup_bytes_;
   CallWatchdog& watchdog_;
+  ChangeHub& changes_;
 };
 
 }  // namespace midwife::statestore

@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "absl/strings/str_split.h"
+
 #include "statestore/cli/client_commands.h"
 #include "statestore/offline_rekey.h"
 #include "statestore/server.h"
@@ -34,7 +36,20 @@ int main(int argc, char** argv) {
   uint64_t max_uncompressed = server.store.archive_limits.max_uncompressed_bytes;
   size_t max_entries = server.store.archive_limits.max_entries;
   CLI::App* serve = app.add_subcommand("serve", "run the gRPC service");
-  serve->add_option("--data", server.data_dir, "data folder (RocksDB, tokens)")->capture_default_str();
+  serve->add_option("--data", server.data_dir, "data folder (RocksDB, tokens; with etcd only the tokens)")->capture_default_str();
+  serve->add_option("--engine", server.engine, "storage: rocksdb (embedded) or etcd (shared cluster)")->capture_default_str()->check(CLI::IsMember({"rocksdb", "etcd"}));
+  std::string etcd_endpoints;
+  serve->add_option("--etcd-endpoints", etcd_endpoints, "etcd members' client addresses, host:port,host:port,...");
+  serve->add_option("--etcd-ca", server.etcd.ca_file, "CA certificate of the etcd members (enables TLS to etcd)");
+  serve->add_option("--etcd-cert", server.etcd.cert_file, "client certificate for etcd (--client-cert-auth)");
+  serve->add_option("--etcd-key", server.etcd.key_file, "client key for etcd (mode 0600)");
+  int64_t etcd_timeout_ms = server.etcd.attempt_timeout.count();
+  int64_t etcd_call_timeout_ms = server.etcd.call_timeout.count();
+  serve->add_option("--etcd-timeout-ms", etcd_timeout_ms, "deadline of one request to one etcd member")->capture_default_str()->check(CLI::Range(int64_t{10}, int64_t{600'000}));
+  serve->add_option("--etcd-call-timeout-ms", etcd_call_timeout_ms, "deadline of one storage call across members and retries")->capture_default_str()->check(CLI::Range(int64_t{10}, int64_t{3'600'000}));
+  serve->add_option("--etcd-max-request-bytes", server.etcd.max_request_bytes, "etcd's --max-request-bytes (never above the cluster's)")->capture_default_str();
+  serve->add_option("--etcd-max-txn-ops", server.etcd.max_txn_ops, "etcd's --max-txn-ops (never above the cluster's)")->capture_default_str();
+  serve->add_option("--orphan-sweep-seconds", server.orphan_sweep_seconds, "with etcd: how often to look for chunks of backups whose writer died (0: never)")->capture_default_str()->check(CLI::Range(0, 7 * 24 * 3600));
   serve->add_option("--listen", server.listen, "address to listen on (port 0: any)")->capture_default_str();
   serve->add_option("--admin-token-file", server.admin_token_file, "admin token file (default <data>/admin.token, created)");
   serve->add_option("--host-secret-file", server.host_secret_file, "secret host tokens derive from (default <data>/host-token.secret, created)");
@@ -105,6 +120,13 @@ int main(int argc, char** argv) {
     server.store.archive_limits.max_uncompressed_bytes = max_uncompressed;
     server.store.archive_limits.max_entries = max_entries;
     server.registry.banks.report_deadline_ms = report_deadline_seconds * 1000;
+    server.etcd.endpoints = absl::StrSplit(etcd_endpoints, ',', absl::SkipEmpty());
+    server.etcd.attempt_timeout = std::chrono::milliseconds(etcd_timeout_ms);
+    server.etcd.call_timeout = std::chrono::milliseconds(etcd_call_timeout_ms);
+    if (server.engine == "etcd" && server.etcd.endpoints.empty()) {
+      std::cerr << "statestore serve: --engine etcd needs --etcd-endpoints\n";
+      return 1;
+    }
     absl::Status status = midwife::statestore::RunServer(server);
     if (!status.ok()) std::cerr << "statestore serve: " << status.message() << "\n";
     return status.ok() ? 0 : 1;

@@ -31,16 +31,27 @@ absl::Status MemoryStorageEngine::Commit(const std::vector<Precondition>& precon
   }
   std::lock_guard lock(mu_);
   if (!fail_commits_with.ok()) return fail_commits_with;
+  size_t bytes = 0;
+  for (const auto& p : preconditions) bytes += p.key.size() + (p.value ? p.value->size() : 0);
+  for (const auto& [k, v] : batch.puts) bytes += k.size() + v.size();
+  for (const auto& k : batch.deletes) bytes += k.size();
+  const size_t ops = batch.puts.size() + batch.deletes.size();
+  if ((limits.max_bytes != 0 && bytes > limits.max_bytes) ||
+      (limits.max_ops != 0 && (ops > limits.max_ops || preconditions.size() > limits.max_ops))) {
+    return absl::InvalidArgumentError("commit exceeds the engine's limits");
+  }
   for (const auto& p : preconditions) {
     auto it = data_.find(p.key);
     std::optional<std::string> current;
     if (it != data_.end()) current = it->second;
-    if (current != p.value) return absl::AbortedError("precondition failed on " + p.key);
+    if (!PreconditionHolds(p, current)) return absl::AbortedError("precondition failed on " + p.key);
   }
   for (const auto& [k, v] : batch.puts) data_[k] = v;
   for (const auto& k : batch.deletes) data_.erase(k);
   ++commits;
   return absl::OkStatus();
 }
+
+CommitLimits MemoryStorageEngine::Limits() const { return limits; }
 
 }  // namespace midwife::statestore::testing

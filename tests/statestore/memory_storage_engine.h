@@ -20,10 +20,13 @@ class MemoryStorageEngine : public StorageEngine {
                                              size_t limit) override;
   absl::Status Commit(const std::vector<Precondition>& preconditions,
                       const WriteBatch& batch) override;
+  // Reports `limits`, and refuses commits beyond them as etcd would.
+  CommitLimits Limits() const override;
 
   absl::Status fail_commits_with = absl::OkStatus();
   std::function<void()> before_commit;
   size_t commits = 0;
+  CommitLimits limits;
   std::map<std::string, std::string, std::less<>>& data() { return data_; }
 
  private:
