@@ -71,10 +71,17 @@ struct LossyUdpRelay::Impl {
     return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(low, high)(rng));
   }
 
-  // Sends `bytes` from `out` to `to`, impaired as `how` says.
+  // Sends `bytes` from `out` to `to`, impaired as `how` says. Counted as
+  // received only once decided: whoever waits for `received` to move then
+  // sees that datagram's drop, duplicate or hold in the counters too.
   void Forward(udp::socket& out, const udp::endpoint& to, std::span<const uint8_t> bytes,
                const Impairment& how, RelayDirectionCounters& count) {
+    Impair(out, to, bytes, how, count);
     ++count.received;
+  }
+
+  void Impair(udp::socket& out, const udp::endpoint& to, std::span<const uint8_t> bytes,
+              const Impairment& how, RelayDirectionCounters& count) {
     if (Uniform() < how.drop) {
       ++count.dropped;
       return;
@@ -95,8 +102,9 @@ struct LossyUdpRelay::Impl {
       auto timer = std::make_shared<asio::steady_timer>(io, HoldTime(how));
       timer->async_wait([this, &out, to, held, timer, &count](boost::system::error_code ec) {
         if (ec) return;
-        --counters.held;
+        // Sent, then no longer held: a watcher never sees neither.
         Send(out, to, *held, count);
+        --counters.held;
       });
     }
   }
