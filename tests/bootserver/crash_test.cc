@@ -25,11 +25,7 @@ using ::testing::HasSubstr;
 constexpr char kMac[] = "00:50:56:aa:bb:09";
 constexpr char kMacDashed[] = "00-50-56-aa-bb-09";
 
-std::string Bytes(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>((seed = seed * 1103515245 + 12345) >> 16);
-  return s;
-}
+std::string Bytes(size_t n, uint32_t seed) { return ::midwife::bootserver::testing::SeededBytes(n, seed); }
 
 uint64_t FileSize(const std::string& path) {
   struct stat st {};

@@ -57,11 +57,7 @@ constexpr auto kBatchBound = std::chrono::seconds(30);
 constexpr int kAttempts = 10;
 constexpr char kSecondOackAbort[] = "tftp: unexpected OACK";
 
-std::string Bytes(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>((seed = seed * 1103515245 + 12345) >> 16);
-  return s;
-}
+std::string Bytes(size_t n, uint32_t seed) { return ::midwife::bootserver::testing::SeededBytes(n, seed); }
 
 class LossyTftpTest : public ::testing::Test {
  protected:

@@ -19,6 +19,7 @@
 #include "core/file_io.h"
 #include "core/sha256.h"
 #include "tests/statestore/statestore_server.h"
+#include "tests/bootserver/test_bytes.h"
 #include "tests/support/child_process.h"
 
 namespace midwife::bootserver {
@@ -32,11 +33,7 @@ using ::testing::HasSubstr;
 constexpr char kMac[] = "00:50:56:aa:cc:01";
 constexpr char kMacDashed[] = "00-50-56-aa-cc-01";
 
-std::string Bytes(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>((seed = seed * 1103515245 + 12345) >> 16);
-  return s;
-}
+std::string Bytes(size_t n, uint32_t seed) { return ::midwife::bootserver::testing::SeededBytes(n, seed); }
 
 // The value of a Prometheus line `name` (labels included) in `metrics`; -1 if absent.
 long Metric(const std::string& metrics, const std::string& name) {

@@ -1,16 +1,25 @@
 #ifndef MIDWIFE_TESTS_BOOTSERVER_TEST_BYTES_H_
 #define MIDWIFE_TESTS_BOOTSERVER_TEST_BYTES_H_
 
-// Byte helpers for packet tests: text with embedded NULs, and hand-written hex
-// dumps (see FromHex).
+// Byte helpers for tests: seeded pseudo-random contents, text with embedded
+// NULs, and hand-written hex dumps (see FromHex).
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "gtest/gtest.h"
 
 namespace midwife::bootserver::testing {
+
+// `n` pseudo-random bytes, the same for the same seed: module and blob
+// contents that no compressor shortens and that differ between versions.
+inline std::string SeededBytes(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>((seed = seed * 1103515245 + 12345) >> 16);
+  return s;
+}
 
 inline std::vector<uint8_t> Bytes(std::string_view text) {
   return std::vector<uint8_t>(text.begin(), text.end());
