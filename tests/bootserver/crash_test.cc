@@ -13,6 +13,7 @@
 #include "core/file_io.h"
 #include "core/sha256.h"
 #include "tests/bootserver/boot_stack.h"
+#include "tests/bootserver/test_bytes.h"
 #include "tests/support/tar_builder.h"
 
 namespace midwife::bootserver {

@@ -36,6 +36,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/file_io.h"
+#include "tests/bootserver/test_bytes.h"
 #include "core/sha256.h"
 #include "tests/bootserver/boot_stack.h"
 #include "tests/bootserver/lossy_udp_relay.h"
