@@ -77,11 +77,12 @@ tsan() {
     || return 1
   local reports="$PWD/build-tsan/sanitizer-reports"
   reports_clean "$reports"
+  export MIDWIFE_TEST_TIME_SCALE=4
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp:log_path=$reports/tsan"
   local rc=0
   (cd build-tsan && timed "tsan tests" ctest --output-on-failure -j "$jobs" --timeout 900 \
     -R "$tsan_tests") || rc=$?
-  unset TSAN_OPTIONS
+  unset TSAN_OPTIONS MIDWIFE_TEST_TIME_SCALE
   reports_check "$reports" tsan || rc=1
   return $rc
 }
