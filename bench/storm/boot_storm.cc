@@ -461,22 +461,29 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
 
   std::thread restarter;
   std::atomic<bool> storm_over{false};
+  std::atomic<bool> restart_settled{s.restart_store_at < 0};
+  std::atomic<bool> measured{false};
   if (s.restart_store_at >= 0) {
     restarter = std::thread([&] {
       const auto until = Clock::now() + std::chrono::duration<double>(s.restart_store_at);
       while (Clock::now() < until && !storm_over)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      if (storm_over) return;
-      store_cpu_before_restart = CpuSeconds(store->pid()) - store_cpu0;
-      store->Stop(SIGKILL);
-      std::printf("  (state store killed at %.1f s; restarting in 1 s)\n", s.restart_store_at);
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      store = start_store(1);
+      if (!storm_over) {
+        store_cpu_before_restart = CpuSeconds(store->pid()) - store_cpu0;
+        store->Stop(SIGKILL);
+        std::printf("  (state store killed at %.1f s; restarting in 1 s)\n", s.restart_store_at);
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        store = start_store(1);
+      }
+      restart_settled = true;
+      // The new store dies with the thread that started it (its parent-death
+      // signal is tied to this thread): live until it has been measured.
+      while (!measured) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     });
   }
   StormResult result = RunStorm(plans, ports, &hub, io, s, storm);
   storm_over = true;
-  if (restarter.joinable()) restarter.join();
+  while (!restart_settled) std::this_thread::sleep_for(std::chrono::milliseconds(20));
 
   MidwifeRun run;
   run.summary = Summarize(result);
@@ -499,6 +506,8 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
   run.dynamic_cpu += store_cpu;  // Every store cycle is for the per-host parts.
   boot.Stop(SIGTERM);
   if (store) store->Stop(SIGTERM);
+  measured = true;
+  if (restarter.joinable()) restarter.join();
   return run;
 }
 

@@ -183,17 +183,40 @@ asio::awaitable<HostResult> BootHost(asio::any_io_executor executor, const Stack
   std::vector<std::pair<std::string, std::string>> auth;
   auth.emplace_back("Authorization", "Bearer " + token);
   const std::string hosts_path = absl::StrCat("/hosts/", plan.mac.ToDashed());
-  auto report = co_await http.Post(hosts_path + "/report", "status=ok&build=storm", auth);
-  if (!report.ok()) co_return Failed("report", std::string(report.status().message()));
-  if (report->status / 100 != 2)
-    co_return Failed("report", absl::StrCat("HTTP ", report->status, " ", report->body));
+  // As the host agent does: a refused request (4xx) is a failure, anything
+  // else (5xx while the store restarts, a dropped connection) is retried
+  // after a pause until the host's deadline.
+  auto post_until_done = [&](const std::string& path, const std::string& body,
+                             const std::vector<std::pair<std::string, std::string>>& headers,
+                             const char* kind) -> asio::awaitable<absl::Status> {
+    for (;;) {
+      auto reply = co_await http.Post(path, body, headers);
+      if (reply.ok() && reply->status / 100 == 2) co_return absl::OkStatus();
+      if (reply.ok() && reply->status / 100 == 4) {
+        co_return absl::FailedPreconditionError(absl::StrCat("HTTP ", reply->status, " ", reply->body));
+      }
+      if (Clock::now() > deadline) {
+        co_return absl::DeadlineExceededError(
+            absl::StrCat(kind, " not accepted in time: ",
+                         reply.ok() ? absl::StrCat("HTTP ", reply->status, " ", reply->body)
+                                    : std::string(reply.status().message())));
+      }
+      ++result.retries;
+      asio::steady_timer pause(executor, settings.retry_pause);
+      co_await pause.async_wait(asio::use_awaitable);
+    }
+  };
+  if (absl::Status st = co_await post_until_done(hosts_path + "/report", "status=ok&build=storm", auth, "report");
+      !st.ok()) {
+    co_return Failed("report", std::string(st.message()));
+  }
   end_phase(BootPhase::kReport);
   std::vector<std::pair<std::string, std::string>> upload_headers = auth;
   upload_headers.emplace_back("Content-Type", "application/octet-stream");
-  auto upload = co_await http.Post(hosts_path + "/state", plan.new_state, upload_headers);
-  if (!upload.ok()) co_return Failed("upload", std::string(upload.status().message()));
-  if (upload->status / 100 != 2)
-    co_return Failed("upload", absl::StrCat("HTTP ", upload->status, " ", upload->body));
+  if (absl::Status st = co_await post_until_done(hosts_path + "/state", plan.new_state, upload_headers, "upload");
+      !st.ok()) {
+    co_return Failed("upload", std::string(st.message()));
+  }
   end_phase(BootPhase::kUpload);
   result.ok = true;
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
