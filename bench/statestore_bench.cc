@@ -11,10 +11,11 @@
 // figures docs/SCALING.md quotes.
 //
 //   build/bin/statestore_bench [--seconds S] [--state-bytes N] [--engines rocksdb|etcd|both]
-//                              [--fleet-hosts N]
+//                              [--fleet-hosts N] [--in-process-only yes]
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,7 +26,6 @@
 #include <map>
 #include <random>
 #include <sstream>
-#include <unistd.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +52,9 @@ struct Settings {
   // "both" when etcd is installed, else "rocksdb".
   std::string engines;
   int fleet_hosts = 0;
+  // Only the in-process breakdown (no server, no clients): what a profiler
+  // is pointed at.
+  bool in_process_only = false;
 };
 
 // An esx.conf-like /etc: text settings with random values (MACs, UUIDs,
@@ -65,7 +68,8 @@ std::map<std::string, std::string> EtcFiles(std::mt19937_64& rng, int lines) {
     conf += absl::StrFormat("/adv/Misc/Counter%d = \"%d\"\n", i, rng() % 100000);
   }
   std::string key(1679, '\0');
-  for (auto& c : key) c = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[rng() % 64];
+  for (auto& c : key)
+    c = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[rng() % 64];
   return {{"etc/vmware/esx.conf", conf},
           {"etc/ssh/ssh_host_rsa_key", key},
           {"etc/hosts", "127.0.0.1 localhost\n"}};
@@ -84,7 +88,8 @@ std::vector<std::string> MakeArchives(size_t count, size_t bytes) {
     (midwife::testing::MakeEsxiStateTgz(EtcFiles(rng, mid)).size() <= bytes ? lo : hi) = mid;
   }
   std::vector<std::string> out;
-  for (size_t i = 0; i < count; ++i) out.push_back(midwife::testing::MakeEsxiStateTgz(EtcFiles(rng, lo)));
+  for (size_t i = 0; i < count; ++i)
+    out.push_back(midwife::testing::MakeEsxiStateTgz(EtcFiles(rng, lo)));
   return out;
 }
 
@@ -94,7 +99,9 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
 }
 
-std::string Mac(int i) { return absl::StrFormat("02:00:00:00:%02x:%02x", (i >> 8) & 0xff, i & 0xff); }
+std::string Mac(int i) {
+  return absl::StrFormat("02:00:00:00:%02x:%02x", (i >> 8) & 0xff, i & 0xff);
+}
 
 // Raw ceiling: `threads` writers doing synced puts of `payload` into RocksDB
 // with the engine's options, for `seconds`.
@@ -156,7 +163,8 @@ LoadResult RunClients(const ClientOptions& base, int clients, double seconds, Op
           std::this_thread::sleep_until(start);
         }
         bool ok = op(**client, c, i);
-        latencies[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+        latencies[c].push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - start).count());
         if (!ok) ++failures;
       }
     });
@@ -219,23 +227,22 @@ EngineFigures MeasureEngine(const ClientOptions& options, pid_t server_pid,
     }
     double cpu0 = CpuSeconds(server_pid);
     std::vector<std::string> last(clients);
-    LoadResult backups = RunClients(options, clients, settings.seconds,
-                                    [&](StateStoreClient& c, int id, long i) {
-                                      last[id] = archives[(i + id) % archives.size()];
-                                      return c.Backup(Mac(id + 1), last[id]).ok();
-                                    });
+    LoadResult backups =
+        RunClients(options, clients, settings.seconds, [&](StateStoreClient& c, int id, long i) {
+          last[id] = archives[(i + id) % archives.size()];
+          return c.Backup(Mac(id + 1), last[id]).ok();
+        });
     double cpu1 = CpuSeconds(server_pid);
-    LoadResult restores = RunClients(options, clients, settings.seconds,
-                                     [&](StateStoreClient& c, int id, long) {
-                                       return c.Restore(Mac(id + 1)).ok();
-                                     });
+    LoadResult restores =
+        RunClients(options, clients, settings.seconds,
+                   [&](StateStoreClient& c, int id, long) { return c.Restore(Mac(id + 1)).ok(); });
     double cpu2 = CpuSeconds(server_pid);
     // ESXi's hourly upload of an unchanged state: each host sends its newest again.
-    LoadResult unchanged = RunClients(options, clients, settings.seconds,
-                                      [&](StateStoreClient& c, int id, long) {
-                                        auto r = c.Backup(Mac(id + 1), last[id]);
-                                        return r.ok() && !r->created();
-                                      });
+    LoadResult unchanged =
+        RunClients(options, clients, settings.seconds, [&](StateStoreClient& c, int id, long) {
+          auto r = c.Backup(Mac(id + 1), last[id]);
+          return r.ok() && !r->created();
+        });
     std::printf("%-8d %14.0f %14.0f %7.2fx %10.2fms %10.2fms %10.2fms %12.3fms %12.3fms", clients,
                 backups.per_second, raw, raw > 0 ? backups.per_second / raw : 0, backups.p50_ms,
                 restores.p50_ms, restores.p99_ms,
@@ -252,19 +259,19 @@ EngineFigures MeasureEngine(const ClientOptions& options, pid_t server_pid,
   }
   // Archives past etcd's 1.5 MiB request limit: staged there, one commit on RocksDB.
   const int large_clients = 4;
-  figures.large_backups = RunClients(options, large_clients, settings.seconds,
-                                     [&](StateStoreClient& c, int id, long i) {
-                                       return c.Backup(Mac(1000 + id), large[(i + id) % large.size()]).ok();
-                                     });
-  figures.large_restores = RunClients(options, large_clients, settings.seconds,
-                                      [&](StateStoreClient& c, int id, long) {
-                                        return c.Restore(Mac(1000 + id)).ok();
-                                      });
-  std::printf("%zu KiB archives, %d clients: %.1f backups/s (p50 %.1fms), %.1f restores/s (p50 %.1fms)%s\n",
-              large[0].size() >> 10, large_clients, figures.large_backups.per_second,
-              figures.large_backups.p50_ms, figures.large_restores.per_second,
-              figures.large_restores.p50_ms,
-              figures.large_backups.failures + figures.large_restores.failures > 0 ? "  FAILURES" : "");
+  figures.large_backups = RunClients(
+      options, large_clients, settings.seconds, [&](StateStoreClient& c, int id, long i) {
+        return c.Backup(Mac(1000 + id), large[(i + id) % large.size()]).ok();
+      });
+  figures.large_restores =
+      RunClients(options, large_clients, settings.seconds,
+                 [&](StateStoreClient& c, int id, long) { return c.Restore(Mac(1000 + id)).ok(); });
+  std::printf(
+      "%zu KiB archives, %d clients: %.1f backups/s (p50 %.1fms), %.1f restores/s (p50 %.1fms)%s\n",
+      large[0].size() >> 10, large_clients, figures.large_backups.per_second,
+      figures.large_backups.p50_ms, figures.large_restores.per_second,
+      figures.large_restores.p50_ms,
+      figures.large_backups.failures + figures.large_restores.failures > 0 ? "  FAILURES" : "");
   return figures;
 }
 
@@ -282,7 +289,8 @@ std::vector<std::string> MakeLargeArchives(size_t count, size_t bytes) {
 
 // Stores `hosts` hosts x 11 versions through `options` with 16 clients;
 // returns backups/s.
-double FillFleet(const ClientOptions& options, int hosts, const std::vector<std::string>& archives) {
+double FillFleet(const ClientOptions& options, int hosts,
+                 const std::vector<std::string>& archives) {
   constexpr int kVersions = 11;
   constexpr int kClients = 16;
   std::atomic<int> next{0};
@@ -296,7 +304,9 @@ double FillFleet(const ClientOptions& options, int hosts, const std::vector<std:
       for (int job = next++; job < hosts * kVersions; job = next++) {
         const int host = job % hosts;
         const int version = job / hosts;
-        if (!(*client)->Backup(Mac(2000 + host), archives[(host + version) % archives.size()]).ok()) {
+        if (!(*client)
+                 ->Backup(Mac(2000 + host), archives[(host + version) % archives.size()])
+                 .ok()) {
           ++failures;
         }
       }
@@ -319,6 +329,33 @@ long DirectoryBytes(const std::string& dir) {
 
 }  // namespace
 
+// Where a backup's server CPU goes: the same archives through BackupStore on
+// a RocksDbEngine in this process (no gRPC), and validation alone.
+bool PrintInProcessBreakdown(const std::string& dir, const std::vector<std::string>& archives) {
+  auto engine = midwife::statestore::RocksDbEngine::Open(dir);
+  if (!engine.ok()) return false;
+  midwife::statestore::BackupStore store(**engine, {});
+  midwife::statestore::v1::BackupHeader header;
+  const int n = 2000;
+  double cpu0 = CpuSeconds(getpid());
+  for (int i = 0; i < n; ++i) {
+    if (!store
+             .Backup(*midwife::MacAddress::Parse(Mac(1 + i % 16)), header,
+                     archives[i % archives.size()])
+             .ok()) {
+      std::printf("in-process backup failed\n");
+    }
+  }
+  double cpu1 = CpuSeconds(getpid());
+  for (int i = 0; i < n; ++i) (void)midwife::ValidateStateArchive(archives[i % archives.size()]);
+  double cpu2 = CpuSeconds(getpid());
+  std::printf(
+      "in-process CPU per backup (BackupStore + RocksDB, no gRPC): %.3f ms, of which validation "
+      "%.3f ms\n",
+      1000 * (cpu1 - cpu0) / n, 1000 * (cpu2 - cpu1) / n);
+  return true;
+}
+
 int main(int argc, char** argv) {
   Settings settings;
   settings.engines =
@@ -329,11 +366,14 @@ int main(int argc, char** argv) {
     if (flag == "--state-bytes") settings.payload_bytes = std::stoul(argv[i + 1]);
     if (flag == "--engines") settings.engines = argv[i + 1];
     if (flag == "--fleet-hosts") settings.fleet_hosts = std::stoi(argv[i + 1]);
+    if (flag == "--in-process-only") settings.in_process_only = std::string(argv[i + 1]) == "yes";
   }
   const bool run_rocksdb = settings.engines != "etcd";
   const bool run_etcd = settings.engines != "rocksdb";
   midwife::testing::TempDir tmp;
   const std::vector<std::string> archives = MakeArchives(256, settings.payload_bytes);
+  if (settings.in_process_only)
+    return PrintInProcessBreakdown(tmp.File("inproc"), archives) ? 0 : 1;
   const std::vector<std::string> large = MakeLargeArchives(8, 4 << 20);
   std::printf("statestore_bench: esx.conf-like state.tgz of %zu B, %.1f s per point, engines %s\n",
               archives[0].size(), settings.seconds, settings.engines.c_str());
@@ -356,34 +396,16 @@ int main(int argc, char** argv) {
           options, clients, settings.seconds,
           [&](StateStoreClient& c, int id, long) { return c.Restore(Mac(id + 1)).ok(); },
           total_rate / clients);
-      std::printf("restore at a paced %.0f/s from %d clients: %.0f/s done, p50 %.2fms, p99 %.2fms%s\n",
-                  total_rate, clients, paced.per_second, paced.p50_ms, paced.p99_ms,
-                  paced.failures > 0 ? "  FAILURES" : "");
+      std::printf(
+          "restore at a paced %.0f/s from %d clients: %.0f/s done, p50 %.2fms, p99 %.2fms%s\n",
+          total_rate, clients, paced.per_second, paced.p50_ms, paced.p99_ms,
+          paced.failures > 0 ? "  FAILURES" : "");
     }
     rocks.peak_rss_kib = PeakRssKiB(server.pid());
     std::printf("\nserver peak RSS: %ld KiB; RocksDB folder %ld KiB\n", rocks.peak_rss_kib,
                 DirectoryBytes(tmp.File("data/rocksdb")) >> 10);
 
-    // Where a backup's server CPU goes: the same archives through BackupStore
-    // on a RocksDbEngine in this process (no gRPC), and validation alone.
-    {
-      auto engine = midwife::statestore::RocksDbEngine::Open(tmp.File("inproc"));
-      if (!engine.ok()) return 1;
-      midwife::statestore::BackupStore store(**engine, {});
-      midwife::statestore::v1::BackupHeader header;
-      const int n = 2000;
-      double cpu0 = CpuSeconds(getpid());
-      for (int i = 0; i < n; ++i) {
-        if (!store.Backup(*midwife::MacAddress::Parse(Mac(1 + i % 16)), header, archives[i % archives.size()]).ok()) {
-          std::printf("in-process backup failed\n");
-        }
-      }
-      double cpu1 = CpuSeconds(getpid());
-      for (int i = 0; i < n; ++i) (void)midwife::ValidateStateArchive(archives[i % archives.size()]);
-      double cpu2 = CpuSeconds(getpid());
-      std::printf("in-process CPU per backup (BackupStore + RocksDB, no gRPC): %.3f ms, of which validation %.3f ms\n",
-                  1000 * (cpu1 - cpu0) / n, 1000 * (cpu2 - cpu1) / n);
-    }
+    if (!PrintInProcessBreakdown(tmp.File("inproc"), archives)) return 1;
     server.Terminate();
   }
 
@@ -402,9 +424,10 @@ int main(int argc, char** argv) {
     }
     etcd = MeasureEngine(server.AdminClientOptions(), server.pid(), archives, large, settings, "");
     etcd.peak_rss_kib = PeakRssKiB(server.pid());
-    std::printf("\nfrontend peak RSS: %ld KiB; etcd member db size %ld KiB (backend), data dir %ld KiB\n",
-                etcd.peak_rss_kib, static_cast<long>(cluster.DbSize(0) >> 10),
-                DirectoryBytes(tmp.File("etcd/m0")) >> 10);
+    std::printf(
+        "\nfrontend peak RSS: %ld KiB; etcd member db size %ld KiB (backend), data dir %ld KiB\n",
+        etcd.peak_rss_kib, static_cast<long>(cluster.DbSize(0) >> 10),
+        DirectoryBytes(tmp.File("etcd/m0")) >> 10);
     server.Terminate();
   }
 
@@ -415,16 +438,19 @@ int main(int argc, char** argv) {
     const double rate = FillFleet(server.AdminClientOptions(), settings.fleet_hosts, archives);
     const long rss = PeakRssKiB(server.pid());
     server.Terminate();
-    std::printf("\nfleet rocksdb: %d hosts x 11 versions of %zu B at %.0f backups/s: RocksDB folder %ld KiB, "
-                "server peak RSS %ld KiB (idle %ld KiB)\n",
-                settings.fleet_hosts, archives[0].size(), rate,
-                DirectoryBytes(tmp.File("fleet-rocksdb/rocksdb")) >> 10, rss, rss0);
+    std::printf(
+        "\nfleet rocksdb: %d hosts x 11 versions of %zu B at %.0f backups/s: RocksDB folder %ld "
+        "KiB, "
+        "server peak RSS %ld KiB (idle %ld KiB)\n",
+        settings.fleet_hosts, archives[0].size(), rate,
+        DirectoryBytes(tmp.File("fleet-rocksdb/rocksdb")) >> 10, rss, rss0);
   }
   if (settings.fleet_hosts > 0 && run_etcd) {
     midwife::statestore::testing::EtcdCluster cluster(tmp.File("fleet-etcd"));
     if (!cluster.Start()) return 1;
     midwife::statestore::testing::StateStoreServer server(
-        tmp.File("fleet-frontend"), {"--engine", "etcd", "--etcd-endpoints", cluster.EndpointsFlag()});
+        tmp.File("fleet-frontend"),
+        {"--engine", "etcd", "--etcd-endpoints", cluster.EndpointsFlag()});
     if (!server.Start()) return 1;
     const long rss0 = PeakRssKiB(server.pid());
     const double rate = FillFleet(server.AdminClientOptions(), settings.fleet_hosts, archives);
@@ -437,17 +463,18 @@ int main(int argc, char** argv) {
     const std::string rev = std::to_string(cluster.CompactAll());
     midwife::testing::RunCommand({etcdctl, "--endpoints", cluster.EndpointsFlag(), "defrag"});
     server.Terminate();
-    std::printf("fleet etcd: %d hosts x 11 versions of %zu B at %.0f backups/s: member db %ld KiB "
-                "(data dir %ld KiB), after compact at revision %s + defrag %ld KiB; frontend peak RSS "
-                "%ld KiB (idle %ld KiB); etcd member peak RSS %ld KiB\n",
-                settings.fleet_hosts, archives[0].size(), rate, before, dir_before, rev.c_str(),
-                static_cast<long>(cluster.DbSize(0) >> 10), rss, rss0, etcd_rss);
+    std::printf(
+        "fleet etcd: %d hosts x 11 versions of %zu B at %.0f backups/s: member db %ld KiB "
+        "(data dir %ld KiB), after compact at revision %s + defrag %ld KiB; frontend peak RSS "
+        "%ld KiB (idle %ld KiB); etcd member peak RSS %ld KiB\n",
+        settings.fleet_hosts, archives[0].size(), rate, before, dir_before, rev.c_str(),
+        static_cast<long>(cluster.DbSize(0) >> 10), rss, rss0, etcd_rss);
   }
 
   if (run_rocksdb && run_etcd) {
     std::printf("\n== etcd / rocksdb (same workload, same run)\n");
-    std::printf("%-10s %12s %12s %8s %14s %14s %8s\n", "clients", "rocks bk/s", "etcd bk/s", "ratio",
-                "rocks rst p50", "etcd rst p50", "ratio");
+    std::printf("%-10s %12s %12s %8s %14s %14s %8s\n", "clients", "rocks bk/s", "etcd bk/s",
+                "ratio", "rocks rst p50", "etcd rst p50", "ratio");
     for (int clients : {1, 16, 64}) {
       const LoadResult& rb = rocks.backups[clients];
       const LoadResult& eb = etcd.backups[clients];
@@ -463,7 +490,9 @@ int main(int argc, char** argv) {
                     ? etcd.large_backups.per_second / rocks.large_backups.per_second
                     : 0,
                 rocks.large_restores.p50_ms, etcd.large_restores.p50_ms,
-                rocks.large_restores.p50_ms > 0 ? etcd.large_restores.p50_ms / rocks.large_restores.p50_ms : 0);
+                rocks.large_restores.p50_ms > 0
+                    ? etcd.large_restores.p50_ms / rocks.large_restores.p50_ms
+                    : 0);
     std::printf("server peak RSS: rocksdb %ld KiB, etcd frontend %ld KiB\n", rocks.peak_rss_kib,
                 etcd.peak_rss_kib);
   }
