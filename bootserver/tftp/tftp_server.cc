@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "bootserver/listen_address.h"
 #include "bootserver/socket_buffers.h"
+#include "bootserver/tftp/datagram_batch.h"
 #include "bootserver/tftp/tftp_codec.h"
 #include "bootserver/tftp/tftp_path.h"
 #include "core/log.h"
@@ -104,7 +105,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
       case Kind::kSend:
         if (action.retransmission) ++server_->counters.retransmissions;
         if (action.send_oack) SendOack();
-        for (const auto& block : action.blocks) SendBlock(block);
+        SendBlocks(action.blocks);
         ArmTimer(action.deadline);
         break;
       case Kind::kWait:
@@ -126,15 +127,24 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
     socket_.send_to(asio::buffer(*bytes), client_, 0, ec);
   }
 
-  void SendBlock(const tftp::BlockToSend& block) {
-    const auto header = tftp::DataHeader(block.wire_block);
-    std::array<asio::const_buffer, 2> buffers = {
-        asio::buffer(header), asio::buffer(file_.bytes.data() + block.offset, block.length)};
-    boost::system::error_code ec;
-    // A full socket buffer drops the datagram; the timeout resends it, as
-    // for any loss on the wire.
-    socket_.send_to(buffers, client_, 0, ec);
-    if (!ec) server_->counters.bytes_sent += block.length;
+  // A window's DATA packets go out in one system call.
+  void SendBlocks(const std::vector<tftp::BlockToSend>& blocks) {
+    if (blocks.empty()) return;
+    headers_.resize(blocks.size());
+    datagrams_.resize(blocks.size());
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      headers_[i] = tftp::DataHeader(blocks[i].wire_block);
+      datagrams_[i] = {
+          std::string_view(reinterpret_cast<const char*>(headers_[i].data()), headers_[i].size()),
+          file_.bytes.substr(blocks[i].offset, blocks[i].length)};
+    }
+    // A full socket buffer drops the datagrams it has no room for; the
+    // timeout resends them, as for any loss on the wire.
+    const int sent = tftp::SendDatagrams(socket_.native_handle(), client_.data(),
+                                         static_cast<socklen_t>(client_.size()), datagrams_);
+    uint64_t bytes = 0;
+    for (int i = 0; i < sent; ++i) bytes += blocks[i].length;
+    server_->counters.bytes_sent += bytes;
   }
 
   // Re-arming on every ACK would cancel and requeue a wait per block. The
@@ -158,17 +168,19 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   // per block.
   void Receive() {
     if (done_) return;
-    socket_.async_wait(udp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
-      if (ec || self->done_) return;
-      for (;;) {
-        boost::system::error_code read_error;
-        size_t n = self->socket_.receive_from(asio::buffer(self->buffer_), self->sender_, 0, read_error);
-        if (read_error) break;  // would_block: drained
-        self->OnDatagram(n);
-        if (self->done_) return;
-      }
-      self->Receive();
-    });
+    socket_.async_wait(udp::socket::wait_read,
+                       [self = shared_from_this()](boost::system::error_code ec) {
+                         if (ec || self->done_) return;
+                         for (;;) {
+                           boost::system::error_code read_error;
+                           size_t n = self->socket_.receive_from(asio::buffer(self->buffer_),
+                                                                 self->sender_, 0, read_error);
+                           if (read_error) break;  // would_block: drained
+                           self->OnDatagram(n);
+                           if (self->done_) return;
+                         }
+                         self->Receive();
+                       });
   }
 
   void OnDatagram(size_t n) {
@@ -228,6 +240,9 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   tftp::ReadTransfer machine_;
   std::string path_;
   std::array<uint8_t, 1024> buffer_{};
+  // Scratch for SendBlocks, kept to spare an allocation per window.
+  std::vector<std::array<uint8_t, tftp::kHeaderBytes>> headers_;
+  std::vector<tftp::TwoPartDatagram> datagrams_;
   bool done_ = false;
   bool timer_pending_ = false;
   bool unanswered_ = true;  // our key is in server_->unanswered
