@@ -1,9 +1,11 @@
 #ifndef MIDWIFE_BOOTSERVER_TFTP_DATAGRAM_BATCH_H_
 #define MIDWIFE_BOOTSERVER_TFTP_DATAGRAM_BATCH_H_
 
-// Sends a run of datagrams to one peer in a single system call (Linux
-// sendmmsg). A TFTP window (RFC 7440) is up to 64 DATA packets sent back to
-// back: one call for all of them instead of one per packet.
+// Sends a run of datagrams to one peer in as few system calls as the kernel
+// allows. A TFTP window (RFC 7440) is a run of DATA packets of one size sent
+// back to back: Linux's UDP segmentation offload (UDP_SEGMENT) takes the
+// whole run as one buffer and cuts it into datagrams, walking the stack once;
+// where it cannot, sendmmsg still sends the run in one call.
 
 #include <sys/socket.h>
 

@@ -27,7 +27,7 @@ UniqueFd LoopbackSocket(sockaddr_in& bound) {
 std::string ReceiveOne(int fd) {
   pollfd p{fd, POLLIN, 0};
   if (::poll(&p, 1, 5000) != 1) return "<nothing within 5 s>";
-  char buffer[2048];
+  char buffer[65536];
   const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
   return n < 0 ? "<recv failed>" : std::string(buffer, static_cast<size_t>(n));
 }
@@ -55,6 +55,40 @@ TEST(SendDatagrams, SendsEachHeaderAndPayloadAsOneDatagramInOrderPastOneBatch) {
   ASSERT_EQ(sent, 150);
   for (int i = 0; i < 150; ++i) {
     ASSERT_EQ(ReceiveOne(receiver.get()), headers[i] + payloads[i]) << "datagram " << i;
+  }
+}
+
+// A TFTP window: DATA packets of one size and a short last one, as the
+// kernel's segmentation offload takes them, and packets too large to be
+// segmented together. Each must arrive as its own datagram, in order.
+TEST(SendDatagrams, WindowsOfOneSizeArriveAsSeparateDatagramsInOrder) {
+  for (size_t payload_bytes : {size_t{512}, size_t{1468}, size_t{30000}}) {
+    sockaddr_in receiver_address{}, sender_address{};
+    UniqueFd receiver = LoopbackSocket(receiver_address);
+    UniqueFd sender = LoopbackSocket(sender_address);
+    int buffer_bytes = 8 << 20;
+    ::setsockopt(receiver.get(), SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof(buffer_bytes));
+    ::setsockopt(sender.get(), SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof(buffer_bytes));
+    const int count = payload_bytes > 10000 ? 5 : 100;
+    std::vector<std::string> headers, payloads;
+    for (int i = 0; i < count; ++i) {
+      headers.push_back(std::string{'\0', '\3', static_cast<char>(i >> 8), static_cast<char>(i)});
+      std::string payload(i == count - 1 ? payload_bytes / 3 : payload_bytes, '\0');
+      for (size_t b = 0; b < payload.size(); ++b)
+        payload[b] = static_cast<char>((b * 7 + i) & 0xff);
+      payloads.push_back(payload);
+    }
+    std::vector<TwoPartDatagram> datagrams;
+    for (int i = 0; i < count; ++i) datagrams.push_back({headers[i], payloads[i]});
+    ASSERT_EQ(SendDatagrams(sender.get(), reinterpret_cast<sockaddr*>(&receiver_address),
+                            sizeof(receiver_address), datagrams),
+              count);
+    for (int i = 0; i < count; ++i) {
+      ASSERT_EQ(ReceiveOne(receiver.get()), headers[i] + payloads[i])
+          << "datagram " << i << " of " << payload_bytes << "-byte payloads";
+    }
+    pollfd p{receiver.get(), POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 20), 0) << "more datagrams than were sent";
   }
 }
 
