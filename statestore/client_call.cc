@@ -38,7 +38,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const ClientOptions& 
   // store restarted mid-storm would turn hosts away for minutes after the
   // store is back. Retry the connection at least every second instead.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  // gRPC also takes this one as the connect timeout: at a tenth of a second
+  // a TLS handshake with a busy store was cut off ("tcp handshaker shutdown").
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   return grpc::CreateCustomChannel(options.server, credentials, args);
 }

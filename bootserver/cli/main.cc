@@ -6,9 +6,11 @@
 
 #include "bootserver/cli/admin_commands.h"
 #include "bootserver/server/boot_server.h"
+#include "core/abseil_runtime.h"
 #include "core/file_io.h"
 
 int main(int argc, char** argv) {
+  midwife::TurnOffAbseilDeadlockDetection();
   CLI::App app{"midwife boot server: ProxyDHCP, TFTP and HTTP for diskless hosts"};
   app.require_subcommand(1);
   midwife::bootserver::BootServerOptions serve_options;

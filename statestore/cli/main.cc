@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_split.h"
 
+#include "core/abseil_runtime.h"
 #include "statestore/cli/client_commands.h"
 #include "statestore/offline_rekey.h"
 #include "statestore/server.h"
@@ -29,6 +30,7 @@ void AddClientFlags(CLI::App* sub, ClientOptions& client, std::string& token,
 }  // namespace
 
 int main(int argc, char** argv) {
+  midwife::TurnOffAbseilDeadlockDetection();
   CLI::App app{"midwife state store: configuration backups of diskless hosts, keyed by MAC"};
   app.require_subcommand(1);
 
