@@ -19,10 +19,13 @@ namespace midwife::bootserver {
 struct HttpServerOptions {
   std::string address = "0.0.0.0";
   uint16_t port = 80;  // 0: any free port (tests).
-  // Open connections at most; more are closed at once (flag --http-max-connections).
+  // Open connections at most; more are closed as soon as they are accepted,
+  // without an answer. (No flag sets it: the daemon keeps this default.)
   size_t max_connections = 10000;
+  // Request line and header fields together; more get 431.
   size_t max_header_bytes = 16 * 1024;
-  // Largest request body (a host's state upload), 64 MiB.
+  // Largest request body (a host's state upload), 64 MiB; more gets 413, at
+  // once when Content-Length declares it.
   uint64_t max_body_bytes = 64ull << 20;
   // A read or write that makes no progress for this long ends the connection,
   // so a slow or silent client holds nothing for long.
