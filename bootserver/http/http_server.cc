@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -94,6 +95,7 @@ struct HttpServer::Shared {
   tcp::acceptor acceptor;
   asio::thread_pool blocking_pool;
   std::atomic<size_t> connections{0};
+  HttpCounters counters;
   std::atomic<bool> stopping{false};
 
   Shared(asio::io_context& io, HttpServerOptions o, HttpHandlers h)
@@ -133,6 +135,8 @@ absl::Status HttpServer::Start() {
   return absl::OkStatus();
 }
 
+const HttpCounters& HttpServer::counters() const { return shared_->counters; }
+
 void HttpServer::Stop() {
   if (shared_->stopping.exchange(true)) return;
   boost::system::error_code ec;
@@ -152,10 +156,18 @@ asio::awaitable<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
         co_await acceptor.async_accept(strand, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (stopping || ec == asio::error::operation_aborted) co_return;
-      continue;  // EMFILE and the like: the next accept may succeed.
+      ++counters.accept_errors;
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory ||
+          ec == boost::system::errc::too_many_files_open_in_system) {
+        asio::steady_timer pause(executor, kAcceptPause);
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      continue;  // A connection aborted before its accept, and the like.
     }
     // Only this loop takes places, so the check and the take cannot race.
     if (connections.load() >= options.max_connections) {
+      ++counters.connections_refused;
       socket.close(ec);
       continue;
     }

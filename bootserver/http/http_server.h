@@ -38,6 +38,14 @@ struct HttpServerOptions {
   std::function<boost::asio::any_io_executor()> session_executor;
 };
 
+struct HttpCounters {
+  // Closed at once: max_connections were open.
+  std::atomic<uint64_t> connections_refused{0};
+  // accept() failures; out of descriptors or memory, accepting pauses
+  // kAcceptPause each time instead of failing again at once.
+  std::atomic<uint64_t> accept_errors{0};
+};
+
 // Handlers run on the I/O threads unless `is_blocking` says the request may
 // wait on something slow; those run on a separate pool. Both must be
 // thread-safe.
@@ -57,6 +65,13 @@ class HttpServer {
   absl::Status Start();
   void Stop();
   uint16_t port() const { return port_; }
+  const HttpCounters& counters() const;
+
+  // How long accepting pauses after running out of descriptors (EMFILE,
+  // ENFILE) or kernel memory: the connection stays queued, so accepting again
+  // at once would fail again at once, a busy loop on the thread that also
+  // answers DHCP. nginx pauses likewise (500 ms).
+  static constexpr std::chrono::milliseconds kAcceptPause{100};
 
  private:
   struct Shared;

@@ -5,6 +5,7 @@
 // being served.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -256,6 +257,7 @@ TEST_F(HttpServerLimitsTest, ConnectionsOverTheCapAreClosedWhileTheOthersKeepWor
     }
   }
   EXPECT_EQ(served, kCap);
+  EXPECT_EQ(server_->counters().connections_refused.load(), kCap);
 
   // The ones within the cap keep being served, request after request.
   for (size_t i = 0; i < kCap; ++i) EXPECT_EQ(Exchange(clients[i].get(), Get()).status, 200);
@@ -272,6 +274,47 @@ TEST_F(HttpServerLimitsTest, ConnectionsOverTheCapAreClosedWhileTheOthersKeepWor
   EXPECT_EQ(replacement.status, 200) << "a freed place was never given to a new connection";
   UniqueFd one_more = Connect(port());
   EXPECT_EQ(Exchange(one_more.get(), Get()).status, 0) << "the cap was lifted, not kept";
+}
+
+TEST_F(HttpServerLimitsTest, OutOfDescriptorsTheAcceptorPausesInsteadOfSpinningAndRecovers) {
+  StartServer({});
+  {
+    UniqueFd warm = Connect(port());
+    ASSERT_EQ(Exchange(warm.get(), Get()).status, 200);
+  }
+  // The client's socket first; then no descriptor is left for the server's
+  // side of the connection: the lowest free number becomes the limit.
+  UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_GE(client.get(), 0);
+  timeval timeout{.tv_sec = 10, .tv_usec = 0};
+  ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  const int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit exhausted = saved;
+  exhausted.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &exhausted), 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int connected = ::connect(client.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  const bool sent = connected == 0 && SendAll(client.get(), Get());
+  // Watch the acceptor for a while (this sleep measures, it waits for nothing):
+  // failing again at once, it would fail thousands of times.
+  constexpr auto kWatch = std::chrono::milliseconds(500);
+  std::this_thread::sleep_for(kWatch);
+  const uint64_t errors = server_->counters().accept_errors.load();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_EQ(connected, 0) << std::strerror(errno);
+  ASSERT_TRUE(sent);
+  EXPECT_GE(errors, 1u) << "the server never ran out of descriptors: the test proves nothing";
+  EXPECT_LE(errors, static_cast<uint64_t>(kWatch / HttpServer::kAcceptPause) + 2)
+      << "the acceptor spun";
+  // With descriptors back, the queued connection is accepted and answered.
+  EXPECT_EQ(ReadReply(client.get()).status, 200);
 }
 
 }  // namespace
