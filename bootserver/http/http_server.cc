@@ -150,8 +150,7 @@ asio::awaitable<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
     boost::system::error_code ec;
     // One strand per connection: its reads, writes and Beast's timeout
     // handler never run at once on the multi-threaded io_context.
-    auto strand =
-        asio::make_strand(options.session_executor ? options.session_executor() : executor);
+    auto strand = asio::make_strand(options.session_executor ? options.session_executor() : executor);
     tcp::socket socket =
         co_await acceptor.async_accept(strand, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
