@@ -87,8 +87,8 @@ absl::Status MakePrivateDataFolder(const std::string& dir) {
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
   if (::chmod(dir.c_str(), 0700) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot make the data folder ", dir,
-                                                    " mode 0700: ", std::strerror(errno)));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot make the data folder ", dir, " mode 0700: ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
