@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -77,6 +79,20 @@ absl::StatusOr<std::unique_ptr<StorageEngine>> OpenEngine(const ServerOptions& o
   return std::unique_ptr<StorageEngine>(std::move(engine));
 }
 
+// The data folder holds the tokens and (without a state key) every host's
+// state in the clear: only the store's user may enter it. A folder that
+// cannot be made so (owned by another user) is refused, not used as it is.
+absl::Status MakePrivateDataFolder(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot make the data folder ", dir, " mode 0700: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool IsLoopbackListenAddress(std::string_view listen) {
@@ -91,10 +107,7 @@ absl::Status RunServer(const ServerOptions& options) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  std::error_code ec;
-  std::filesystem::create_directories(options.data_dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create ", options.data_dir, ": ", ec.message()));
-  ::chmod(options.data_dir.c_str(), 0700);
+  RETURN_IF_ERROR(MakePrivateDataFolder(options.data_dir));
   const std::string admin_file = options.admin_token_file.empty()
                                      ? options.data_dir + "/admin.token"
                                      : options.admin_token_file;

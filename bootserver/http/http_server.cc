@@ -8,10 +8,12 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "bootserver/http/http_request_adapter.h"
@@ -26,6 +28,65 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+using RequestParser = http::request_parser<http::string_body>;
+
+// Reads a request's header into `parser`: header_limit (431) once it holds
+// more than `max_bytes` in all. Beast's own header_limit bounds only the part
+// of the header not yet parsed (Boost 1.74 forgets the fields it has parsed),
+// so a client sending many small fields a few at a time could grow a header
+// without end; here every byte the parser takes is counted. Beast's bound
+// stays set too: it keeps one unparsed field from growing past `max_bytes`.
+// The same errors as http::async_read otherwise (end_of_stream when the
+// client closed between requests).
+asio::awaitable<void> ReadHeader(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                 RequestParser& parser, size_t max_bytes,
+                                 boost::system::error_code& ec) {
+  size_t parsed = 0;
+  for (;;) {
+    if (buffer.size() > 0) {
+      const size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      parsed += used;
+      if (parsed > max_bytes) ec = http::error::header_limit;
+      if (ec != http::error::need_more) co_return;  // The header, or an error.
+      ec = {};
+    }
+    auto space = buffer.prepare(beast::read_size(buffer, 65536));
+    const size_t n =
+        co_await stream.async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
+    buffer.commit(n);
+    if (ec == asio::error::eof) {
+      if (!parser.got_some()) {
+        ec = http::error::end_of_stream;
+      } else {
+        ec = {};
+        parser.put_eof(ec);  // partial_message: it ended inside the header.
+      }
+      co_return;
+    }
+    if (ec) co_return;
+  }
+}
+
+// One place under max_connections, taken when a connection is accepted and
+// given back when its session ends (or never starts). Taken in the accept
+// loop, not when the session first runs on its own thread: otherwise a burst
+// of connections is accepted before any of them is counted.
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(std::atomic<size_t>& open) : open_(&open) { ++*open_; }
+  ConnectionSlot(ConnectionSlot&& other) noexcept : open_(std::exchange(other.open_, nullptr)) {}
+  ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+  ~ConnectionSlot() {
+    if (open_ != nullptr) --*open_;
+  }
+
+ private:
+  std::atomic<size_t>* open_;
+};
+
 }  // namespace
 
 struct HttpServer::Shared {
@@ -34,6 +95,7 @@ struct HttpServer::Shared {
   tcp::acceptor acceptor;
   asio::thread_pool blocking_pool;
   std::atomic<size_t> connections{0};
+  HttpCounters counters;
   std::atomic<bool> stopping{false};
 
   Shared(asio::io_context& io, HttpServerOptions o, HttpHandlers h)
@@ -43,7 +105,8 @@ struct HttpServer::Shared {
         blocking_pool(static_cast<size_t>(std::max(1, options.blocking_threads))) {}
 
   asio::awaitable<void> Accept(std::shared_ptr<Shared> self);
-  asio::awaitable<void> Session(std::shared_ptr<Shared> self, tcp::socket socket);
+  asio::awaitable<void> Session(std::shared_ptr<Shared> self, tcp::socket socket,
+                                ConnectionSlot slot);
   asio::awaitable<bool> SendFile(beast::tcp_stream& stream, const FileRange& range);
 };
 
@@ -72,6 +135,8 @@ absl::Status HttpServer::Start() {
   return absl::OkStatus();
 }
 
+const HttpCounters& HttpServer::counters() const { return shared_->counters; }
+
 void HttpServer::Stop() {
   if (shared_->stopping.exchange(true)) return;
   boost::system::error_code ec;
@@ -90,14 +155,24 @@ asio::awaitable<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
         co_await acceptor.async_accept(strand, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (stopping || ec == asio::error::operation_aborted) co_return;
-      continue;  // EMFILE and the like: the next accept may succeed.
+      ++counters.accept_errors;
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory ||
+          ec == boost::system::errc::too_many_files_open_in_system) {
+        asio::steady_timer pause(executor, kAcceptPause);
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      continue;  // A connection aborted before its accept, and the like.
     }
+    // Only this loop takes places, so the check and the take cannot race.
     if (connections.load() >= options.max_connections) {
+      ++counters.connections_refused;
       socket.close(ec);
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(strand, Session(self, std::move(socket)), asio::detached);
+    asio::co_spawn(strand, Session(self, std::move(socket), ConnectionSlot(connections)),
+                   asio::detached);
   }
 }
 
@@ -138,23 +213,23 @@ asio::awaitable<bool> HttpServer::Shared::SendFile(beast::tcp_stream& stream,
 }
 
 asio::awaitable<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_ptr<Shared> self,
-                                                  tcp::socket socket) {
-  ++connections;
-  struct Release {
-    std::atomic<size_t>& n;
-    ~Release() { --n; }
-  } release{connections};
+                                                  tcp::socket socket,
+                                                  [[maybe_unused]] ConnectionSlot slot) {
   boost::system::error_code ec;
   std::string remote = socket.remote_endpoint(ec).address().to_string();
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
-    http::request_parser<http::string_body> parser;
+    RequestParser parser;
     parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
     parser.body_limit(options.max_body_bytes);
     stream.expires_after(options.io_timeout);
-    co_await http::async_read(stream, buffer, parser,
-                              asio::redirect_error(asio::use_awaitable, ec));
+    co_await ReadHeader(stream, buffer, parser, options.max_header_bytes, ec);
+    // The body (a declared Content-Length over body_limit failed above).
+    if (!ec && !parser.is_done()) {
+      co_await http::async_read(stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (ec == http::error::end_of_stream || ec == beast::error::timeout) break;
     HttpResponse response;
     bool keep_alive = false;

@@ -19,10 +19,13 @@ namespace midwife::bootserver {
 struct HttpServerOptions {
   std::string address = "0.0.0.0";
   uint16_t port = 80;  // 0: any free port (tests).
-  // Open connections at most; more are closed at once (flag --http-max-connections).
+  // Open connections at most; more are closed as soon as they are accepted,
+  // without an answer. (No flag sets it: the daemon keeps this default.)
   size_t max_connections = 10000;
+  // Request line and header fields together; more get 431.
   size_t max_header_bytes = 16 * 1024;
-  // Largest request body (a host's state upload), 64 MiB.
+  // Largest request body (a host's state upload), 64 MiB; more gets 413, at
+  // once when Content-Length declares it.
   uint64_t max_body_bytes = 64ull << 20;
   // A read or write that makes no progress for this long ends the connection,
   // so a slow or silent client holds nothing for long.
@@ -33,6 +36,14 @@ struct HttpServerOptions {
   // spreads connections over single-threaded io_contexts, one per core, as
   // nginx spreads them over workers: no thread wake-ups inside a request.
   std::function<boost::asio::any_io_executor()> session_executor;
+};
+
+struct HttpCounters {
+  // Closed at once: max_connections were open.
+  std::atomic<uint64_t> connections_refused{0};
+  // accept() failures; out of descriptors or memory, accepting pauses
+  // kAcceptPause each time instead of failing again at once.
+  std::atomic<uint64_t> accept_errors{0};
 };
 
 // Handlers run on the I/O threads unless `is_blocking` says the request may
@@ -54,6 +65,13 @@ class HttpServer {
   absl::Status Start();
   void Stop();
   uint16_t port() const { return port_; }
+  const HttpCounters& counters() const;
+
+  // How long accepting pauses after running out of descriptors (EMFILE,
+  // ENFILE) or kernel memory: the connection stays queued, so accepting again
+  // at once would fail again at once, a busy loop on the thread that also
+  // answers DHCP. nginx pauses likewise (500 ms).
+  static constexpr std::chrono::milliseconds kAcceptPause{100};
 
  private:
   struct Shared;

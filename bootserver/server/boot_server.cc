@@ -131,6 +131,12 @@ absl::Status RunBootServer(BootServerOptions options) {
 
   service->SetExtraMetrics([&]() {
     std::string out;
+    const HttpCounters& http_counters = http_server.counters();
+    absl::StrAppend(&out, "# TYPE midwife_http_connections_refused_total counter\n",
+                    "midwife_http_connections_refused_total ",
+                    http_counters.connections_refused.load(), "\n",
+                    "# TYPE midwife_http_accept_errors_total counter\n",
+                    "midwife_http_accept_errors_total ", http_counters.accept_errors.load(), "\n");
     if (tftp_server) {
       const TftpCounters& c = tftp_server->counters();
       absl::StrAppend(&out, "# TYPE midwife_tftp_transfers_total counter\n",
