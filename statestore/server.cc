@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "core/file_io.h"
 #include "core/log.h"
+#include "core/open_file_limit.h"
 #include "core/status_macros.h"
 #include "statestore/authorizer.h"
 #include "statestore/host_registry_service.h"
@@ -101,6 +102,7 @@ bool IsLoopbackListenAddress(std::string_view listen) {
 }
 
 absl::Status RunServer(const ServerOptions& options) {
+  const uint64_t open_files = RaiseOpenFileLimit();
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
@@ -182,6 +184,7 @@ absl::Status RunServer(const ServerOptions& options) {
   std::string bound = absl::StrCat(host, ":", port);
   LogEvent("statestore.serving",
            {{"listen", bound},
+            {"open_files", std::to_string(open_files)},
             {"data", options.data_dir},
             {"engine", options.engine},
             {"etcd_endpoints", options.engine == "etcd" ? absl::StrJoin(options.etcd.endpoints, ",") : ""},

@@ -13,6 +13,7 @@
 #include "bootserver/tftp/tftp_server.h"
 #include "core/file_io.h"
 #include "core/log.h"
+#include "core/open_file_limit.h"
 #include "core/status_macros.h"
 
 namespace midwife::bootserver {
@@ -48,6 +49,7 @@ absl::StatusOr<HostPort> SplitHostPort(const std::string& text, uint16_t default
 }  // namespace
 
 absl::Status RunBootServer(BootServerOptions options) {
+  const uint64_t open_files = RaiseOpenFileLimit();
   ASSIGN_OR_RETURN(auto repository, imagebuilder::ImageRepository::Open(options.repo_dir, true));
   ASSIGN_OR_RETURN(auto store, statestore::StateStoreClient::Connect(options.statestore));
   ASSIGN_OR_RETURN(auto registry, statestore::HostRegistryClient::Connect(options.statestore));
@@ -163,6 +165,7 @@ absl::Status RunBootServer(BootServerOptions options) {
   if (tftp_server) absl::StrAppend(&ready, " tftp=", tftp_server->port());
   if (dhcp_server) absl::StrAppend(&ready, " dhcp=", dhcp_server->dhcp_port(), " pxe=", dhcp_server->pxe_port());
   LogEvent("bootserver.serving", {{"listen", ready}, {"repo", options.repo_dir},
+                                  {"open_files", absl::StrCat(open_files)},
                                   {"statestore", options.statestore.server},
                                   {"url", options.boot.server_url},
                                   {"upstream", options.upstream}});
