@@ -59,10 +59,14 @@ TEST(EncryptionAtRestTest, RestoreIsByteExactAndNoFileOnDiskHoldsThePlaintext) {
     ASSERT_TRUE(plain.AdminClient()->Backup(kMac, archive).ok());
     EXPECT_TRUE(AnyFileHolds(tmp.File("plain"), marker));
     plain.Terminate();
+    // An operator reading the log learns that nothing is sealed.
+    EXPECT_THAT(plain.log(), HasSubstr("event=statestore.warning"));
+    EXPECT_THAT(plain.log(), HasSubstr("encryption_at_rest=off"));
   }
   const std::string data = tmp.File("data");
   StateStoreServer server(data, KeyFlags(WriteKey(tmp, "state.key", 1)));
   ASSERT_TRUE(server.Start()) << server.log();
+  EXPECT_THAT(server.log(), HasSubstr("encryption_at_rest=aes-256-gcm"));
   auto stored = server.AdminClient()->Backup(kMac, archive);
   ASSERT_TRUE(stored.ok()) << stored.status();
   ExpectRestores(server, 1, archive);
