@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -38,6 +39,27 @@ using RequestParser = http::request_parser<http::string_body>;
 // stays set too: it keeps one unparsed field from growing past `max_bytes`.
 // The same errors as http::async_read otherwise (end_of_stream when the
 // client closed between requests).
+// After answering and half-closing, reads and drops what the client still
+// sends until it closes, goes quiet for kLingerIdle, or kLingerTotal has
+// passed. Closing a socket with unread bytes makes the kernel send a reset,
+// which discards whatever of the answer is still unsent or unread: a client
+// that sent a body the server refused (413) would see the connection reset
+// instead of the reason. nginx's lingering close does the same.
+constexpr auto kLingerIdle = std::chrono::seconds(2);
+constexpr auto kLingerTotal = std::chrono::seconds(10);
+
+asio::awaitable<void> Linger(beast::tcp_stream& stream) {
+  const auto until = std::chrono::steady_clock::now() + kLingerTotal;
+  std::array<char, 16 * 1024> scratch;
+  boost::system::error_code ec;
+  while (!ec && std::chrono::steady_clock::now() < until) {
+    stream.expires_after(std::min<std::chrono::steady_clock::duration>(
+        kLingerIdle, until - std::chrono::steady_clock::now()));
+    co_await stream.async_read_some(asio::buffer(scratch),
+                                    asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
 asio::awaitable<void> ReadHeader(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                  RequestParser& parser, size_t max_bytes,
                                  boost::system::error_code& ec) {
@@ -150,7 +172,8 @@ asio::awaitable<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
     boost::system::error_code ec;
     // One strand per connection: its reads, writes and Beast's timeout
     // handler never run at once on the multi-threaded io_context.
-    auto strand = asio::make_strand(options.session_executor ? options.session_executor() : executor);
+    auto strand =
+        asio::make_strand(options.session_executor ? options.session_executor() : executor);
     tcp::socket socket =
         co_await acceptor.async_accept(strand, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
@@ -219,6 +242,9 @@ asio::awaitable<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_p
   std::string remote = socket.remote_endpoint(ec).address().to_string();
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
+  // Set once a response went out on a connection this server then closes:
+  // the client may still be sending (a refused body, a pipelined request).
+  bool linger = false;
   for (;;) {
     RequestParser parser;
     parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
@@ -297,9 +323,13 @@ asio::awaitable<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_p
       }
       if (ec) break;
     }
-    if (!keep_alive) break;
+    if (!keep_alive) {
+      linger = true;
+      break;
+    }
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (linger && !ec) co_await Linger(stream);
 }
 
 }  // namespace midwife::bootserver

@@ -217,6 +217,39 @@ TEST_F(HttpServerLimitsTest, BodyDeclaredOverTheBoundIs413BeforeAByteOfItIsSent)
   EXPECT_EQ(taken.body, absl::StrCat("got ", bound, " bytes\n"));
 }
 
+// A client that sends its whole body without waiting (curl does for small
+// uploads) gets the 413 and then an orderly close. Closing on unread bytes
+// would make the kernel answer with a reset, which on a real network throws
+// away whatever of the answer is still unsent or unread; so after answering,
+// the server reads and drops what the client still sends (for a bounded
+// time), as nginx's lingering close does.
+TEST_F(HttpServerLimitsTest, AfterA413TheConnectionClosesInOrderNotWithAReset) {
+  HttpServerOptions options;
+  options.max_body_bytes = 64 * 1024;
+  StartServer(options);
+  UniqueFd fd = Connect(port());
+  // More than the socket buffers hold, so the server cannot have it all
+  // queued unread when it answers.
+  const size_t body_bytes = 16 << 20;
+  ASSERT_TRUE(SendAll(fd.get(), PostHeader(body_bytes)));
+  // A reset shows as a failed send (EPIPE or ECONNRESET) to the client.
+  std::atomic<bool> body_sent{false};
+  std::atomic<int> send_error{0};
+  std::thread body([&] {
+    body_sent = SendAll(fd.get(), std::string(body_bytes, 'b'));
+    send_error = errno;
+    ::shutdown(fd.get(), SHUT_WR);
+  });
+  const Reply reply = ReadReply(fd.get());
+  body.join();
+  EXPECT_EQ(reply.status, 413);
+  EXPECT_TRUE(body_sent.load()) << "the server reset the connection: "
+                                << std::strerror(send_error.load());
+  char byte;
+  EXPECT_EQ(::recv(fd.get(), &byte, 1, 0), 0) << "expected the end of the stream";
+  EXPECT_EQ(handled_.load(), 0);
+}
+
 TEST_F(HttpServerLimitsTest, ChunkedBodyGrowingPastTheBoundNeverReachesTheHandler) {
   HttpServerOptions options;
   options.max_body_bytes = 64 * 1024;  // The same check as 64 MiB, sent quicker.
