@@ -42,9 +42,9 @@ struct StoreFollowUp {
     kCheckRules,
   };
   Kind kind = Kind::kCheckHead;
-  std::string mac;
+  std::string mac{};
   uint64_t version = 0;
-  std::string sha256;
+  std::string sha256{};
   bool tgz = false;
   bool cpio = false;
   // kCheckRules after a RULES change on the feed, which marked the

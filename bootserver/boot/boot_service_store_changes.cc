@@ -60,7 +60,8 @@ std::vector<StoreFollowUp> BootService::ApplyStoreChange(const v1::Change& chang
   std::lock_guard lock(mu_);
   switch (change.kind()) {
     case v1::Change::HEAD: {
-      // The rendered states of an older head are stale whatever happens next.
+      // The renderings the host fetched here (by kind) of an older head are
+      // stale whatever happens next.
       StoreFollowUp fetch{.kind = StoreFollowUp::Kind::kFetchState,
                           .mac = mac,
                           .version = change.newest_version(),
@@ -68,9 +69,8 @@ std::vector<StoreFollowUp> BootService::ApplyStoreChange(const v1::Change& chang
       for (const char* suffix : {kTgz, kCpio}) {
         auto it = newest_state_.find(mac + suffix);
         if (it == newest_state_.end()) continue;
-        if (it->second == change.newest_sha256() + suffix) continue;  // a pin, retention: same head
         (suffix == kTgz ? fetch.tgz : fetch.cpio) = true;
-        newest_state_.erase(it);
+        if (it->second != change.newest_sha256() + suffix) newest_state_.erase(it);
       }
       auto boot = boots_.find(mac);
       if (boot == boots_.end()) break;  // no decision to fall back to: nothing to prefetch
@@ -87,15 +87,25 @@ std::vector<StoreFollowUp> BootService::ApplyStoreChange(const v1::Change& chang
         head.set_version(change.newest_version());
         head.set_sha256(change.newest_sha256());
         boot->second.state_archive.reset();
-        // The host fetched no state here yet: the ESXi state is the one its
-        // boot.cfg names.
-        if (!fetch.cpio) fetch.tgz = true;
+      }
+      // A host that fetched no state here yet gets the ESXi one its boot.cfg
+      // names.
+      if (!fetch.tgz && !fetch.cpio) fetch.tgz = true;
+      // Already rendered (a pin or retention left the head as it was; a
+      // copy of another host's backup): nothing to fetch for that kind.
+      for (const char* suffix : {kTgz, kCpio}) {
+        bool& wanted = suffix == kTgz ? fetch.tgz : fetch.cpio;
+        if (!wanted || states_.count(change.newest_sha256() + suffix) == 0) continue;
+        newest_state_[mac + suffix] = change.newest_sha256() + suffix;
+        wanted = false;
       }
       // Fetched now, while the store answers, rather than at the host's next
       // boot: that boot may be the one the store cannot answer (the reason
       // the decision is cached at all), and then it would get the state
-      // before this one. The cost is one Restore per backup of a host this
-      // server booted, which a host's next boot would pay anyway.
+      // before this one, or none. This holds for the host's own uploads
+      // through this server too, whose bytes are not kept. The cost is one
+      // Restore per backup of a host this server booted, which the host's
+      // next boot would pay anyway.
       if (fetch.tgz || fetch.cpio) follow_ups.push_back(std::move(fetch));
       break;
     }

@@ -83,7 +83,7 @@ class StoreChangeFollowerTest : public ::testing::Test {
                                      "--ready-file",
                                      ready};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-    ASSERT_TRUE(WriteFileAtomically(tmp_.File("token"), store.admin_token()).ok());
+    ASSERT_TRUE(WriteFileAtomically(tmp_.File("token"), store.admin_token(), 0600).ok());
     boot_ = std::make_unique<ChildProcess>(argv, tmp_.File("boot.log"));
     const std::string line =
         midwife::testing::WaitForFile(ready, std::chrono::seconds(20), boot_.get());
@@ -137,7 +137,7 @@ class StoreChangeFollowerTest : public ::testing::Test {
 TEST_F(StoreChangeFollowerTest, FallbackBootGetsTheBackupWrittenThroughAnotherClient) {
   StateStoreServer store(tmp_.File("data"));
   ASSERT_TRUE(store.Start()) << store.log();
-  StartBootServer(store);
+  ASSERT_NO_FATAL_FAILURE(StartBootServer(store));
   ASSERT_TRUE(WaitForMetric("midwife_store_watch_connected", 1)) << boot_->Log();
   auto registry = statestore::HostRegistryClient::Connect(store.AdminClientOptions());
   ASSERT_TRUE(registry.ok());
@@ -186,7 +186,7 @@ TEST_F(StoreChangeFollowerTest, BackupThroughAnotherEtcdFrontendReachesTheFallba
                                        cluster.EndpointsFlag(), "--etcd-timeout-ms", "2000"}));
     ASSERT_TRUE(frontends.back()->Start()) << frontends.back()->log();
   }
-  StartBootServer(*frontends[0]);
+  ASSERT_NO_FATAL_FAILURE(StartBootServer(*frontends[0]));
   ASSERT_TRUE(WaitForMetric("midwife_store_watch_connected", 1)) << boot_->Log();
   auto registry = statestore::HostRegistryClient::Connect(frontends[1]->AdminClientOptions());
   ASSERT_TRUE(registry.ok());
@@ -213,7 +213,7 @@ TEST_F(StoreChangeFollowerTest, BackupThroughAnotherEtcdFrontendReachesTheFallba
 TEST_F(StoreChangeFollowerTest, DeletedHostIsNotBootedFromTheCache) {
   StateStoreServer store(tmp_.File("data"));
   ASSERT_TRUE(store.Start()) << store.log();
-  StartBootServer(store);
+  ASSERT_NO_FATAL_FAILURE(StartBootServer(store));
   ASSERT_TRUE(WaitForMetric("midwife_store_watch_connected", 1)) << boot_->Log();
   auto registry = statestore::HostRegistryClient::Connect(store.AdminClientOptions());
   ASSERT_TRUE(registry.ok());
@@ -242,7 +242,7 @@ TEST_F(StoreChangeFollowerTest, DeletedHostIsNotBootedFromTheCache) {
 TEST_F(StoreChangeFollowerTest, AssignmentChangeMarksTheCachedDecisionStale) {
   StateStoreServer store(tmp_.File("data"));
   ASSERT_TRUE(store.Start()) << store.log();
-  StartBootServer(store);
+  ASSERT_NO_FATAL_FAILURE(StartBootServer(store));
   ASSERT_TRUE(WaitForMetric("midwife_store_watch_connected", 1)) << boot_->Log();
   auto registry = statestore::HostRegistryClient::Connect(store.AdminClientOptions());
   ASSERT_TRUE(registry.ok());
@@ -268,7 +268,7 @@ TEST_F(StoreChangeFollowerTest, AssignmentChangeMarksTheCachedDecisionStale) {
 TEST_F(StoreChangeFollowerTest, StopsCleanlyOnSigtermWhileFollowing) {
   StateStoreServer store(tmp_.File("data"));
   ASSERT_TRUE(store.Start()) << store.log();
-  StartBootServer(store);
+  ASSERT_NO_FATAL_FAILURE(StartBootServer(store));
   ASSERT_TRUE(WaitForMetric("midwife_store_watch_connected", 1)) << boot_->Log();
   const auto start = std::chrono::steady_clock::now();
   const int status = boot_->Stop(SIGTERM);
