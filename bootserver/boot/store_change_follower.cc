@@ -104,7 +104,10 @@ void StoreChangeFollower::Enqueue(StoreFollowUp follow_up) {
   {
     std::lock_guard lock(mu_);
     auto [it, inserted] = pending_.try_emplace(key, follow_up);
-    if (inserted) {
+    if (inserted && key.first == StoreFollowUp::Kind::kCheckRecord) {
+      settling_.emplace_back(std::chrono::steady_clock::now() + options_.record_settle,
+                             std::move(key));
+    } else if (inserted) {
       order_.push_back(std::move(key));
     } else {
       // The newer one wins, keeping every rendering either asked for.
@@ -122,8 +125,20 @@ void StoreChangeFollower::FollowUpLoop() {
     StoreFollowUp follow_up;
     {
       std::unique_lock lock(mu_);
-      wake_.wait(lock, [this] { return stopping_ || !order_.empty(); });
-      if (stopping_) return;
+      for (;;) {
+        if (stopping_) return;
+        const auto now = std::chrono::steady_clock::now();
+        while (!settling_.empty() && settling_.front().first <= now) {
+          order_.push_back(std::move(settling_.front().second));
+          settling_.pop_front();
+        }
+        if (!order_.empty()) break;
+        if (settling_.empty()) {
+          wake_.wait(lock);
+        } else {
+          wake_.wait_until(lock, settling_.front().first);
+        }
+      }
       auto it = pending_.find(order_.front());
       order_.pop_front();
       follow_up = std::move(it->second);

@@ -31,6 +31,12 @@ struct StoreChangeFollowerOptions {
   // backoff, which is as short.
   std::chrono::milliseconds first_backoff{100};
   std::chrono::milliseconds max_backoff{1000};
+  // How long a host's record check waits for more changes of that record:
+  // one boot changes it several times within moments (BeginBoot, the birth
+  // report, its phases, the hook's event), and one read after them all
+  // does. Short beside the time between a change and an outage that would
+  // make it matter.
+  std::chrono::milliseconds record_settle{500};
 };
 
 // Keeps a BootService's caches right by following the state store's change
@@ -81,6 +87,10 @@ class StoreChangeFollower {
   bool stopping_ = false;                                           // GUARDED_BY(mu_)
   using FollowUpKey = std::pair<StoreFollowUp::Kind, std::string>;  // kind, MAC
   std::map<FollowUpKey, StoreFollowUp> pending_;                    // GUARDED_BY(mu_)
+  // Record checks, by when they may run (record_settle after their first
+  // change; FIFO is their time order).
+  std::deque<std::pair<std::chrono::steady_clock::time_point, FollowUpKey>>
+      settling_;                              // GUARDED_BY(mu_)
   std::deque<FollowUpKey> order_;             // GUARDED_BY(mu_); pending_'s keys, oldest first
   std::optional<uint64_t> rules_generation_;  // follow-up thread only
 
