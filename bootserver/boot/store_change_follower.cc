@@ -75,8 +75,9 @@ void StoreChangeFollower::WatchLoop() {
             service_.metrics().SetStoreWatchConnected(true);
             LogEvent("store_watch.connected", {{"server", options_.store.server}});
           }
-          for (StoreFollowUp& follow_up : service_.ApplyStoreChange(change))
+          for (StoreFollowUp& follow_up : service_.ApplyStoreChange(change)) {
             Enqueue(std::move(follow_up));
+          }
           return true;
         },
         &canceller_);
