@@ -179,6 +179,8 @@ absl::Status StateStoreClient::WatchChanges(
   auto context = NewContext();
   // A watch lasts as long as the caller wants it.
   context->set_deadline(std::chrono::system_clock::time_point::max());
+  // Waits out an unreachable store (see the header).
+  context->set_wait_for_ready(true);
   if (canceller) {
     std::lock_guard lock(canceller->mu_);
     if (canceller->cancelled_) return absl::OkStatus();

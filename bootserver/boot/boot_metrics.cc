@@ -27,6 +27,16 @@ void BootMetrics::ObservePhase(const std::string& phase, double seconds) {
   phases_[phase].Add(seconds);
 }
 
+void BootMetrics::CountStoreChange(const std::string& kind) {
+  std::lock_guard lock(mu_);
+  ++store_changes_[kind];
+}
+
+void BootMetrics::CountStoreFollowUp(const std::string& what, const std::string& result) {
+  std::lock_guard lock(mu_);
+  ++follow_ups_[{what, result}];
+}
+
 namespace {
 void RenderHistogram(std::string& out, const std::string& name, const std::string& label_name,
                      const std::string& label, const auto& h) {
@@ -48,7 +58,31 @@ std::string BootMetrics::Render() const {
   absl::StrAppend(&out, "# TYPE midwife_boots_total counter\nmidwife_boots_total ", boots_.load(), "\n");
   absl::StrAppend(&out, "# TYPE midwife_store_fallbacks_total counter\nmidwife_store_fallbacks_total ",
                   store_fallbacks_.load(), "\n");
+  absl::StrAppend(
+      &out,
+      "# HELP midwife_store_stale_fallbacks_total Boots the store did not answer that got a "
+      "cached decision the change feed had marked stale.\n"
+      "# TYPE midwife_store_stale_fallbacks_total counter\nmidwife_store_stale_fallbacks_total ",
+      stale_fallbacks_.load(), "\n");
+  absl::StrAppend(
+      &out,
+      "# HELP midwife_store_watch_connected 1 while the state store's change feed is open.\n"
+      "# TYPE midwife_store_watch_connected gauge\nmidwife_store_watch_connected ",
+      store_watch_connected_.load() ? 1 : 0, "\n");
   std::lock_guard lock(mu_);
+  out +=
+      "# HELP midwife_store_changes_total Changes of the state store's data applied to the "
+      "caches.\n";
+  out += "# TYPE midwife_store_changes_total counter\n";
+  for (const auto& [kind, n] : store_changes_) {
+    absl::StrAppend(&out, "midwife_store_changes_total{kind=\"", kind, "\"} ", n, "\n");
+  }
+  out += "# HELP midwife_store_follow_ups_total Reads of the state store a change led to.\n";
+  out += "# TYPE midwife_store_follow_ups_total counter\n";
+  for (const auto& [key, n] : follow_ups_) {
+    absl::StrAppend(&out, "midwife_store_follow_ups_total{what=\"", key.first, "\",result=\"",
+                    key.second, "\"} ", n, "\n");
+  }
   out += "# TYPE midwife_http_requests_total counter\n";
   for (const auto& [key, n] : requests_) {
     absl::StrAppend(&out, "midwife_http_requests_total{route=\"", key.first, "\",code=\"", key.second, "\"} ", n, "\n");

@@ -27,6 +27,17 @@ class BootMetrics {
   void ObservePhase(const std::string& phase, double seconds);
   void CountStoreFallback() { ++store_fallbacks_; }
   void CountBoot() { ++boots_; }
+  // A boot the store did not answer, served a decision marked stale.
+  void CountStaleFallback() { ++stale_fallbacks_; }
+  // The store's change feed: one change of `kind` (head, host_deleted,
+  // host_record, rules, resync) applied to the caches.
+  void CountStoreChange(const std::string& kind);
+  // Whether the change feed's stream is open now.
+  void SetStoreWatchConnected(bool connected) { store_watch_connected_ = connected; }
+  // A follow-up of a change (state: a new head fetched and rendered; head,
+  // record, rules: read again to check the caches) and its result (ok,
+  // stale, failed).
+  void CountStoreFollowUp(const std::string& what, const std::string& result);
 
   // Extra lines (e.g. TFTP and DHCP counters) are appended by the caller.
   std::string Render() const;
@@ -46,6 +57,10 @@ class BootMetrics {
   std::map<std::string, Histogram> phases_;
   std::atomic<uint64_t> store_fallbacks_{0};
   std::atomic<uint64_t> boots_{0};
+  std::atomic<uint64_t> stale_fallbacks_{0};
+  std::atomic<bool> store_watch_connected_{false};
+  std::map<std::string, uint64_t> store_changes_;                       // by kind
+  std::map<std::pair<std::string, std::string>, uint64_t> follow_ups_;  // by what, result
 };
 
 }  // namespace midwife::bootserver

@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <random>
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -121,6 +123,13 @@ std::string CanonicalAddress(std::string_view address) {
     address.remove_prefix(kMappedV4.size());
   }
   return std::string(address);
+}
+
+// BeginBoot's idempotency key, kept with the decision: the host record's
+// last_boot_id then tells whether the host booted elsewhere since.
+std::string NewBootId() {
+  thread_local std::mt19937_64 random(std::random_device{}());
+  return absl::StrFormat("%016x%016x", random(), random());
 }
 
 bool IsHex64(const std::string& s) {
@@ -286,7 +295,16 @@ absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
   *request.mutable_facts() = facts;
   request.set_inline_state_max_bytes(options_.inline_state_bytes);
   request.set_known_state_sha256(KnownStateSha256(mac));
+  request.set_boot_id(NewBootId());
+  {
+    std::lock_guard lock(mu_);
+    boot_ids_in_flight_.insert(request.boot_id());
+  }
   auto decision = registry_.BeginBoot(request);
+  absl::Cleanup landed = [&] {
+    std::lock_guard lock(mu_);
+    boot_ids_in_flight_.erase(request.boot_id());
+  };
   if (!decision.ok()) {
     if (absl::IsUnavailable(decision.status()) || absl::IsDeadlineExceeded(decision.status())) {
       metrics_.CountStoreFallback();
@@ -297,6 +315,7 @@ absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
     return decision.status();
   }
   HostBoot boot;
+  boot.boot_id = request.boot_id();
   boot.decision = *std::move(decision);
   if (!boot.decision.newest_state_archive().empty()) {
     boot.state_archive = std::make_shared<const std::string>(
@@ -326,6 +345,9 @@ absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
                     {"reason", boot.decision.reason()}});
   std::lock_guard lock(mu_);
   boots_[mac.ToString()] = boot;
+  if (boot.decision.mac() != mac.ToString()) {
+    aliases_booted_[boot.decision.mac()].insert(mac.ToString());
+  }
   if (!facts.address().empty()) mac_by_address_[facts.address()] = mac.ToString();
   return boot;
 }
@@ -339,6 +361,13 @@ absl::StatusOr<BootService::HostBoot> BootService::LastBoot(const MacAddress& ma
                                                mac.ToString(), " to fall back to"));
   }
   if (!address.empty()) mac_by_address_[address] = mac.ToString();
+  if (!it->second.stale_reason.empty()) {
+    // Still served: the host's last known image beats no boot at all.
+    metrics_.CountStaleFallback();
+    LogEvent("boot.stale_decision", {{"mac", mac.ToString()},
+                                     {"image", it->second.decision.image()},
+                                     {"reason", it->second.stale_reason}});
+  }
   // The last decision answers this boot: it starts now, from this address.
   it->second.at = std::chrono::steady_clock::now();
   it->second.address = CanonicalAddress(address);
@@ -505,19 +534,25 @@ absl::StatusOr<std::shared_ptr<const std::string>> BootService::RenderedState(co
   auto bytes = std::make_shared<const std::string>(*std::move(rendered));
   *etag = Sha256Hex(*bytes);
   std::lock_guard lock(mu_);
+  CacheRenderedState(key, bytes, *etag);
+  newest_state_[mac.ToString() + suffix] = key;
+  // Rendered: the raw bytes need not wait out the boot window in memory.
+  if (auto it = boots_.find(mac.ToString()); it != boots_.end()) it->second.state_archive.reset();
+  return bytes;
+}
+
+void BootService::CacheRenderedState(const std::string& key,
+                                     std::shared_ptr<const std::string> bytes,
+                                     const std::string& etag) {
+  if (states_.count(key) > 0) return;
   // Evicts entries at random (their keys are digests) until the new one fits.
   while (!states_.empty() && (states_.size() >= options_.state_cache_entries ||
                               states_bytes_ + bytes->size() > options_.state_cache_bytes)) {
     states_bytes_ -= states_.begin()->second.bytes->size();
     states_.erase(states_.begin());
   }
-  if (auto [it, inserted] = states_.try_emplace(key, RenderedStateEntry{bytes, *etag}); inserted) {
-    states_bytes_ += bytes->size();
-  }
-  newest_state_[mac.ToString() + suffix] = key;
-  // Rendered: the raw bytes need not wait out the boot window in memory.
-  if (auto it = boots_.find(mac.ToString()); it != boots_.end()) it->second.state_archive.reset();
-  return bytes;
+  states_bytes_ += bytes->size();
+  states_.emplace(key, RenderedStateEntry{std::move(bytes), etag});
 }
 
 HttpResponse BootService::Report(const MacAddress& mac, const HttpRequest& request) {

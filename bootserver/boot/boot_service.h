@@ -2,12 +2,13 @@
 #define MIDWIFE_BOOTSERVER_BOOT_BOOT_SERVICE_H_
 
 #include <chrono>
-#include <functional>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,33 @@
 #include "statestore/host_registry_client.h"
 
 namespace midwife::bootserver {
+
+// What a change of the state store's data leaves this server to do that
+// needs a round trip (BootService::ApplyStoreChange names them; the
+// StoreChangeFollower does them off the request path).
+struct StoreFollowUp {
+  enum class Kind {
+    // Restore backup `version` (SHA-256 `sha256`) of `mac` and hand it to
+    // BootService::OfferNewestState, rendered as `tgz` and/or `cpio`.
+    kFetchState,
+    // Stat `mac` and apply what it says as a HEAD change (after a RESYNC).
+    kCheckHead,
+    // Read `mac`'s host record and hand it to BootService::CheckHostRecord.
+    kCheckRecord,
+    // Read the rules' generation: one other than the last seen is a RULES
+    // change (after a RESYNC).
+    kCheckRules,
+  };
+  Kind kind = Kind::kCheckHead;
+  std::string mac{};
+  uint64_t version = 0;
+  std::string sha256{};
+  bool tgz = false;
+  bool cpio = false;
+  // kCheckRules after a RULES change on the feed, which marked the
+  // decisions already: only note the generation.
+  bool after_change = false;
+};
 
 struct BootServiceOptions {
   // The URL hosts reach this server's HTTP at: "http://192.0.2.1:8080".
@@ -103,6 +131,41 @@ class BootService {
   // (the birth report), else "".
   std::string NotePhase(const std::string& mac, const std::string& phase);
   BootMetrics& metrics() { return metrics_; }
+
+  // The store's change feed (StateStore.WatchChanges), one change at a time,
+  // in feed order; the StoreChangeFollower calls these. Each updates the
+  // caches at once (no I/O, one lock) and returns what is left to fetch.
+  //   HEAD: the host's cached newest state is stale and dropped; its cached
+  //     decision now names the new head, which is to be fetched and rendered
+  //     (kFetchState) while the store is up, so that a boot the store cannot
+  //     answer later still gets the newest state, not the one before.
+  //   HOST_DELETED: everything cached for the MAC is dropped: its decision
+  //     (so no boot falls back to it), its rendered state and its token.
+  //   HOST_RECORD: the host's record is read (kCheckRecord) to tell whether
+  //     the change makes the cached decision stale (see CheckHostRecord): its
+  //     own boots change the record too, so the change alone does not say.
+  //   RULES: every cached decision is marked stale (and the rules'
+  //     generation read, kCheckRules, for the next RESYNC to compare).
+  //   RESYNC: changes may have been missed, so every cached host's head and
+  //     record, and the rules, are read again (kCheckHead, kCheckRecord,
+  //     kCheckRules).
+  // A decision marked stale is still served when the store does not answer
+  // (the host's last known image beats no boot), but the boot is logged as
+  // boot.stale_decision with the reason and counted; the mark goes with the
+  // host's next boot the store answers.
+  std::vector<StoreFollowUp> ApplyStoreChange(const statestore::v1::Change& change);
+  // `archive` is backup `version` of `mac`, whose SHA-256 is `sha256`: renders
+  // it as asked and caches it as the host's newest state if its cached
+  // decision still names that backup. Errors: the archive does not hash to
+  // `sha256` or does not render.
+  absl::Status OfferNewestState(const StoreFollowUp& fetch, const std::string& archive);
+  // `record` (or NOT_FOUND: none) is `mac`'s host record as read now: marks
+  // the cached decision of `mac` stale if the host booted through another
+  // boot server since, or its banks changed since (an image published, a
+  // trial confirmed or failed, a rollback, an unassign). Returns whether the
+  // decision is stale; false when nothing is cached for `mac`.
+  bool CheckHostRecord(const std::string& mac,
+                       const absl::StatusOr<statestore::v1::HostRecord>& record);
   // More Prometheus lines for /metrics (the TFTP and DHCP counters). Call
   // before serving; the function must be thread-safe.
   void SetExtraMetrics(std::function<std::string()> extra) { extra_metrics_ = std::move(extra); }
@@ -118,6 +181,12 @@ class BootService {
     std::string address;
     // The newest backup's bytes when BeginBoot sent them along, until rendered.
     std::shared_ptr<const std::string> state_archive;
+    // The BeginBoot boot_id of the decision: tells this boot from one made
+    // through another boot server (HostRecord.last_boot_id).
+    std::string boot_id;
+    // Why the decision may no longer be what the store would say ("" while
+    // it is); see ApplyStoreChange.
+    std::string stale_reason;
   };
 
   HttpResponse Route(const HttpRequest& request, std::string& route);
@@ -153,6 +222,16 @@ class BootService {
   absl::StatusOr<std::shared_ptr<const imagebuilder::ResolvedImage>> ResolveImage(const std::string& ref);
   absl::StatusOr<std::shared_ptr<const std::string>> RenderedState(const MacAddress& mac, bool cpio,
                                                                    std::string* etag);
+  // Caches `bytes`, rendered from a backup, under `key` (backup SHA-256 and
+  // kind), evicting others past the cache's bounds. REQUIRES: mu_ held.
+  void CacheRenderedState(const std::string& key, std::shared_ptr<const std::string> bytes,
+                          const std::string& etag);
+  // Marks the cached decision of `mac` stale for `reason`, unless it is
+  // already. REQUIRES: mu_ held.
+  void MarkStale(const std::string& mac, const std::string& reason);
+  // The MACs of the cached boots of the host whose record is at `primary`:
+  // itself and the aliases it booted as. REQUIRES: mu_ held.
+  std::vector<std::string> CachedMacsOfRecord(const std::string& primary);
   imagebuilder::HostBootContext Context(const MacAddress& mac, const HostBoot& boot) const;
   std::string MacAt(const std::string& address);
   void RunBirthHook(const MacAddress& mac, const std::string& address, const std::string& image,
@@ -181,6 +260,10 @@ class BootService {
   size_t states_bytes_ = 0;                            // their bytes, summed
   std::map<std::string, std::string> newest_state_;                        // MAC -> cache key
   std::map<std::string, std::string> mac_by_address_;
+  // BeginBoots under way: the record changes they make are not news.
+  std::set<std::string> boot_ids_in_flight_;
+  // Primary MAC -> the other MACs (aliases) a cached boot was asked for under.
+  std::map<std::string, std::set<std::string>> aliases_booted_;
   struct BootProgress {
     std::chrono::steady_clock::time_point last;
     std::vector<std::string> seen;

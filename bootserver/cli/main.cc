@@ -37,6 +37,10 @@ int main(int argc, char** argv) {
   serve->add_option("--cache-bytes", serve_options.cache_bytes,
                     "bound of the pulled-blob cache; least recently served blobs of images not booted within the boot window are evicted past it")
       ->capture_default_str();
+  serve->add_flag(
+      "!--no-store-watch", serve_options.follow_store_changes,
+      "do not follow the state store's change feed (caches then learn of new backups and "
+      "assignment changes only at each host's next boot)");
   serve->add_option("--dhcp-broadcast-address", serve_options.dhcp_broadcast_address, "where broadcast replies go (tests)")->capture_default_str();
   serve->add_option("--dhcp-client-port", serve_options.dhcp_client_port, "client port of replies (tests)")->capture_default_str();
 

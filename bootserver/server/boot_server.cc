@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bootserver/boot/store_change_follower.h"
 #include "bootserver/dhcp/proxy_dhcp_server.h"
 #include "bootserver/http/http_server.h"
 #include "bootserver/server/io_context_pool.h"
@@ -161,6 +162,10 @@ absl::Status RunBootServer(BootServerOptions options) {
     if (site) out += site->RenderMetrics();
     return out;
   });
+  std::unique_ptr<StoreChangeFollower> follower;  // before `service` goes: it feeds it
+  if (options.follow_store_changes) {
+    ASSIGN_OR_RETURN(follower, StoreChangeFollower::Start({.store = options.statestore}, *service));
+  }
   std::string ready = absl::StrCat("http=", advertise, ":", http_server.port());
   if (tftp_server) absl::StrAppend(&ready, " tftp=", tftp_server->port());
   if (dhcp_server) absl::StrAppend(&ready, " dhcp=", dhcp_server->dhcp_port(), " pxe=", dhcp_server->pxe_port());
@@ -180,6 +185,7 @@ absl::Status RunBootServer(BootServerOptions options) {
     io.stop();
   });
   io.run();
+  if (follower) follower->Stop();
   workers.Stop();
   LogEvent("bootserver.stopped");
   return absl::OkStatus();

@@ -27,6 +27,11 @@ struct BootServerOptions {
   std::string upstream;
   std::string cache_dir;
   uint64_t cache_bytes = kDefaultSiteCacheBytes;
+  // Follow the state store's change feed (flag --no-store-watch turns it
+  // off): the caches a boot falls back to when the store does not answer
+  // learn of new backups, deleted hosts and changed assignments as they
+  // happen, from any boot server or frontend, without polling.
+  bool follow_store_changes = true;
   // ProxyDHCP test knobs (see ProxyDhcpServerOptions).
   std::string dhcp_broadcast_address = "255.255.255.255";
   uint16_t dhcp_client_port = 68;

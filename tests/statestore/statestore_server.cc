@@ -18,7 +18,7 @@ bool StateStoreServer::Start() {
   std::string ready = absl::StrCat(data_dir_, ".ready.", ++starts_);
   ::unlink(ready.c_str());
   std::vector<std::string> argv = {midwife::testing::BinaryPath("statestore"), "serve",
-                                   "--data", data_dir_, "--listen", "127.0.0.1:0",
+                                   "--data", data_dir_, "--listen", listen_,
                                    "--ready-file", ready};
   argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
   process_ = std::make_unique<midwife::testing::ChildProcess>(argv, data_dir_ + ".log");

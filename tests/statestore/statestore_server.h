@@ -18,6 +18,10 @@ class StateStoreServer {
   // Starts the process and waits (bounded) until it serves. False if it did
   // not come up; log() says why.
   bool Start();
+  // Before Start: listen on `address` ("127.0.0.1:PORT", e.g. the address()
+  // of an earlier server over the same data) instead of a port of the
+  // kernel's choice, so that clients of that earlier server reconnect.
+  void set_listen(std::string address) { listen_ = std::move(address); }
   void Kill9();
   int Terminate();  // SIGTERM, returns the wait status.
 
@@ -32,6 +36,7 @@ class StateStoreServer {
  private:
   std::string data_dir_;
   std::vector<std::string> extra_flags_;
+  std::string listen_ = "127.0.0.1:0";
   std::string address_;
   int starts_ = 0;
   std::unique_ptr<midwife::testing::ChildProcess> process_;

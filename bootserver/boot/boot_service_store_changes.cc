@@ -1,0 +1,234 @@
+// BootService's side of the state store's change feed: how each change
+// updates the caches, and what the StoreChangeFollower fetches for them
+// (contract in boot_service.h, ApplyStoreChange).
+#include "absl/strings/str_cat.h"
+#include "bootserver/boot/boot_service.h"
+#include "core/log.h"
+#include "core/sha256.h"
+#include "imagebuilder/state_tarball.h"
+
+namespace midwife::bootserver {
+namespace {
+
+namespace v1 = ::midwife::statestore::v1;
+
+constexpr char kTgz[] = ".tgz";
+constexpr char kCpio[] = ".cpio";
+
+const char* KindName(v1::Change::Kind kind) {
+  switch (kind) {
+    case v1::Change::HEAD:
+      return "head";
+    case v1::Change::HOST_DELETED:
+      return "host_deleted";
+    case v1::Change::HOST_RECORD:
+      return "host_record";
+    case v1::Change::RULES:
+      return "rules";
+    case v1::Change::RESYNC:
+      return "resync";
+    default:
+      return "other";
+  }
+}
+
+// Why an event recorded after a decision makes it stale, or "" if it does
+// not: it changed which image or bootstate the host's next boot gets.
+std::string StaleningEvent(const v1::HostEvent& event) {
+  switch (event.kind()) {
+    case v1::HOST_EVENT_KIND_PUBLISHED:
+      return "an image was published to it";
+    case v1::HOST_EVENT_KIND_CONFIRMED:
+      return "its trial was confirmed";
+    case v1::HOST_EVENT_KIND_FAILED:
+      return "its trial failed";
+    case v1::HOST_EVENT_KIND_ROLLBACK:
+      return "its banks were rolled back";
+    case v1::HOST_EVENT_KIND_UNASSIGNED:
+      return "it was unassigned";
+    default:
+      return "";  // boots elsewhere are told by last_boot_id; reports, hooks, phases, aliases
+  }
+}
+
+}  // namespace
+
+std::vector<StoreFollowUp> BootService::ApplyStoreChange(const v1::Change& change) {
+  metrics_.CountStoreChange(KindName(change.kind()));
+  std::vector<StoreFollowUp> follow_ups;
+  const std::string& mac = change.mac();
+  std::lock_guard lock(mu_);
+  switch (change.kind()) {
+    case v1::Change::HEAD: {
+      // The renderings the host fetched here (by kind) of an older head are
+      // stale whatever happens next.
+      StoreFollowUp fetch{.kind = StoreFollowUp::Kind::kFetchState,
+                          .mac = mac,
+                          .version = change.newest_version(),
+                          .sha256 = change.newest_sha256()};
+      for (const char* suffix : {kTgz, kCpio}) {
+        auto it = newest_state_.find(mac + suffix);
+        if (it == newest_state_.end()) continue;
+        (suffix == kTgz ? fetch.tgz : fetch.cpio) = true;
+        if (it->second != change.newest_sha256() + suffix) newest_state_.erase(it);
+      }
+      auto boot = boots_.find(mac);
+      if (boot == boots_.end()) break;  // no decision to fall back to: nothing to prefetch
+      v1::BootDecision& decision = boot->second.decision;
+      if (change.newest_sha256().empty()) {  // no backup left
+        decision.clear_newest_state();
+        boot->second.state_archive.reset();
+        break;
+      }
+      if (decision.newest_state().sha256() != change.newest_sha256()) {
+        v1::VersionInfo& head = *decision.mutable_newest_state();
+        head.Clear();
+        head.set_mac(mac);
+        head.set_version(change.newest_version());
+        head.set_sha256(change.newest_sha256());
+        boot->second.state_archive.reset();
+      }
+      // A host that fetched no state here yet gets the ESXi one its boot.cfg
+      // names.
+      if (!fetch.tgz && !fetch.cpio) fetch.tgz = true;
+      // Already rendered (a pin or retention left the head as it was; a
+      // copy of another host's backup): nothing to fetch for that kind.
+      for (const char* suffix : {kTgz, kCpio}) {
+        bool& wanted = suffix == kTgz ? fetch.tgz : fetch.cpio;
+        if (!wanted || states_.count(change.newest_sha256() + suffix) == 0) continue;
+        newest_state_[mac + suffix] = change.newest_sha256() + suffix;
+        wanted = false;
+      }
+      // Fetched now, while the store answers, rather than at the host's next
+      // boot: that boot may be the one the store cannot answer (the reason
+      // the decision is cached at all), and then it would get the state
+      // before this one, or none. This holds for the host's own uploads
+      // through this server too, whose bytes are not kept. The cost is one
+      // Restore per backup of a host this server booted, which the host's
+      // next boot would pay anyway.
+      if (fetch.tgz || fetch.cpio) follow_ups.push_back(std::move(fetch));
+      break;
+    }
+    case v1::Change::HOST_DELETED: {
+      // Its state (the host's secrets) and token must not outlive it here.
+      for (const char* suffix : {kTgz, kCpio}) {
+        auto it = newest_state_.find(mac + suffix);
+        if (it == newest_state_.end()) continue;
+        if (auto state = states_.find(it->second); state != states_.end()) {
+          states_bytes_ -= state->second.bytes->size();
+          states_.erase(state);
+        }
+        newest_state_.erase(it);
+      }
+      if (auto boot = boots_.find(mac); boot != boots_.end()) {
+        LogEvent("boot.forgotten",
+                 {{"mac", mac}, {"reason", "the host was deleted from the state store"}});
+        boots_.erase(boot);
+      }
+      aliases_booted_.erase(mac);
+      progress_.erase(mac);
+      std::erase_if(mac_by_address_, [&](const auto& entry) { return entry.second == mac; });
+      break;
+    }
+    case v1::Change::HOST_RECORD:
+      for (const std::string& booted : CachedMacsOfRecord(mac)) {
+        follow_ups.push_back({.kind = StoreFollowUp::Kind::kCheckRecord, .mac = booted});
+      }
+      break;
+    case v1::Change::RULES:
+      // Which cached hosts follow the rules (have no assigned image) is in
+      // their records, not here: all are marked, at the cost of a log line
+      // for an assigned host that falls back.
+      for (auto& [booted, boot] : boots_)
+        MarkStale(booted, "the rules changed since this decision");
+      follow_ups.push_back({.kind = StoreFollowUp::Kind::kCheckRules, .after_change = true});
+      break;
+    case v1::Change::RESYNC:
+      // First on every stream: after a restart of the store or of the watch,
+      // check what may have changed meanwhile rather than drop the caches
+      // the store's absence makes valuable.
+      for (const auto& [booted, boot] : boots_) {
+        follow_ups.push_back({.kind = StoreFollowUp::Kind::kCheckHead, .mac = booted});
+        follow_ups.push_back({.kind = StoreFollowUp::Kind::kCheckRecord, .mac = booted});
+      }
+      follow_ups.push_back({.kind = StoreFollowUp::Kind::kCheckRules});
+      break;
+    default:
+      break;
+  }
+  return follow_ups;
+}
+
+absl::Status BootService::OfferNewestState(const StoreFollowUp& fetch, const std::string& archive) {
+  if (Sha256Hex(archive) != fetch.sha256) {
+    return absl::DataLossError(absl::StrCat("backup ", fetch.version, " of ", fetch.mac,
+                                            " does not hash to ", fetch.sha256));
+  }
+  for (const char* suffix : {kTgz, kCpio}) {
+    const bool cpio = suffix == kCpio;
+    if (!(cpio ? fetch.cpio : fetch.tgz)) continue;
+    absl::StatusOr<std::string> rendered = cpio ? imagebuilder::CpioOverlayFromBackup(archive)
+                                                : imagebuilder::EsxiStateFromBackup(archive);
+    if (!rendered.ok()) return rendered.status();
+    auto bytes = std::make_shared<const std::string>(*std::move(rendered));
+    const std::string etag = Sha256Hex(*bytes);
+    std::lock_guard lock(mu_);
+    auto boot = boots_.find(fetch.mac);
+    // A newer head, or a deletion, came while this one was fetched.
+    if (boot == boots_.end() || boot->second.decision.newest_state().sha256() != fetch.sha256)
+      break;
+    const std::string key = fetch.sha256 + suffix;
+    CacheRenderedState(key, std::move(bytes), etag);
+    newest_state_[fetch.mac + suffix] = key;
+  }
+  return absl::OkStatus();
+}
+
+bool BootService::CheckHostRecord(const std::string& mac,
+                                  const absl::StatusOr<v1::HostRecord>& record) {
+  std::lock_guard lock(mu_);
+  auto boot = boots_.find(mac);
+  if (boot == boots_.end()) return false;
+  if (!record.ok()) {
+    MarkStale(mac, "its host record was removed");
+    return true;
+  }
+  // A boot of this server under way made the change: its decision replaces
+  // this one in a moment.
+  if (boot_ids_in_flight_.count(record->last_boot_id()) > 0) return false;
+  if (record->last_boot_id() != boot->second.boot_id) {
+    MarkStale(mac, "the host booted through another boot server since");
+    return true;
+  }
+  // The record's last boot is this decision's: every event of that boot
+  // carries its time (last_seen_unix_ms); later ones came after it.
+  for (const v1::HostEvent& event : record->events()) {
+    if (event.unix_ms() <= record->last_seen_unix_ms()) continue;
+    if (std::string why = StaleningEvent(event); !why.empty()) {
+      MarkStale(mac, absl::StrCat(why, " since this decision (", event.image(), ")"));
+      return true;
+    }
+  }
+  return !boot->second.stale_reason.empty();
+}
+
+void BootService::MarkStale(const std::string& mac, const std::string& reason) {
+  auto boot = boots_.find(mac);
+  if (boot == boots_.end() || !boot->second.stale_reason.empty()) return;
+  boot->second.stale_reason = reason;
+  LogEvent("boot.decision_stale",
+           {{"mac", mac}, {"image", boot->second.decision.image()}, {"reason", reason}});
+}
+
+std::vector<std::string> BootService::CachedMacsOfRecord(const std::string& primary) {
+  std::vector<std::string> macs;
+  if (boots_.count(primary) > 0) macs.push_back(primary);
+  if (auto aliases = aliases_booted_.find(primary); aliases != aliases_booted_.end()) {
+    for (const std::string& alias : aliases->second) {
+      if (boots_.count(alias) > 0) macs.push_back(alias);
+    }
+  }
+  return macs;
+}
+
+}  // namespace midwife::bootserver
