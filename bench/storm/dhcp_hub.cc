@@ -44,6 +44,7 @@ dhcp::DhcpPacket PxeRequest(const MacAddress& mac, uint32_t xid, dhcp::MessageTy
 DhcpHub::DhcpHub(asio::io_context& io)
     : socket_(io, udp::endpoint(asio::ip::address_v4::loopback(), 0)) {
   bootserver::RequestReceiveBuffer(socket_.native_handle(), 16 << 20);
+  socket_.non_blocking(true);  // Drained until it would block.
 }
 
 void DhcpHub::Start() { asio::co_spawn(socket_.get_executor(), ReceiveLoop(), asio::detached); }
@@ -61,36 +62,48 @@ asio::awaitable<void> DhcpHub::ReceiveLoop() {
   std::vector<uint8_t> buffer(1500);
   for (;;) {
     boost::system::error_code ec;
-    udp::endpoint from;
-    size_t n = co_await socket_.async_receive_from(asio::buffer(buffer), from,
-                                                   asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket_.async_wait(udp::socket::wait_read,
+                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       std::lock_guard lock(mu_);
       if (stopping_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
         co_return;
       continue;
     }
-    auto packet = dhcp::Parse(std::span<const uint8_t>(buffer.data(), n));
-    if (!packet.ok()) continue;
-    std::lock_guard lock(mu_);
-    auto it = waiting_.find(packet->xid);
-    if (it == waiting_.end() || it->second->reply) {
-      ++counters_.unmatched;
-      continue;
+    // Everything pending in this one turn: the client threads also run every
+    // host's TFTP and HTTP, and one reply per turn of their queue would leave
+    // a rack's replies waiting seconds behind the transfers.
+    for (;;) {
+      udp::endpoint from;
+      const size_t n = socket_.receive_from(asio::buffer(buffer), from, 0, ec);
+      if (ec) break;
+      Deliver(std::span<const uint8_t>(buffer.data(), n));
     }
-    ++counters_.answered;
-    Waiter& waiter = *it->second;
-    waiter.reply = *std::move(packet);
-    // Wakes the waiter on its own strand, once it waits. By then it may have
-    // seen the reply and gone (its timer with it), and the next exchange may
-    // wait under the same xid: only a waiter still registered with this id
-    // is woken.
-    asio::post(waiter.timer->get_executor(), [this, xid = waiter.reply->xid, id = waiter.id] {
-      std::lock_guard lock(mu_);
-      auto found = waiting_.find(xid);
-      if (found != waiting_.end() && found->second->id == id) found->second->timer->cancel();
-    });
   }
+}
+
+void DhcpHub::Deliver(std::span<const uint8_t> datagram) {
+  auto packet = dhcp::Parse(datagram);
+  if (!packet.ok()) return;
+  std::lock_guard lock(mu_);
+  auto it = waiting_.find(packet->xid);
+  // A DISCOVER and its REQUEST share an xid: a late OFFER is no ACK.
+  if (it == waiting_.end() || it->second->reply || packet->message_type() != it->second->expect) {
+    ++counters_.unmatched;
+    return;
+  }
+  ++counters_.answered;
+  Waiter& waiter = *it->second;
+  waiter.reply = *std::move(packet);
+  // Wakes the waiter on its own strand, once it waits. By then it may have
+  // seen the reply and gone (its timer with it), and the next exchange may
+  // wait under the same xid: only a waiter still registered with this id
+  // is woken.
+  asio::post(waiter.timer->get_executor(), [this, xid = waiter.reply->xid, id = waiter.id] {
+    std::lock_guard lock(mu_);
+    auto found = waiting_.find(xid);
+    if (found != waiting_.end() && found->second->id == id) found->second->timer->cancel();
+  });
 }
 
 asio::awaitable<absl::StatusOr<dhcp::DhcpPacket>> DhcpHub::Transact(const dhcp::DhcpPacket& request,
@@ -98,7 +111,11 @@ asio::awaitable<absl::StatusOr<dhcp::DhcpPacket>> DhcpHub::Transact(const dhcp::
   auto bytes = dhcp::Serialize(request);
   if (!bytes.ok()) co_return bytes.status();
   asio::steady_timer timer(co_await asio::this_coro::executor);
-  Waiter waiter{0, std::nullopt, &timer};
+  const bool discover =
+      request.message_type() == static_cast<uint8_t>(dhcp::MessageType::kDiscover);
+  Waiter waiter{
+      0, static_cast<uint8_t>(discover ? dhcp::MessageType::kOffer : dhcp::MessageType::kAck),
+      std::nullopt, &timer};
   {
     std::lock_guard lock(mu_);
     waiter.id = next_waiter_id_++;

@@ -19,6 +19,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -60,10 +61,13 @@ class DhcpHub {
   // an xid, so `id` tells a waiter from the one before it under that xid.
   struct Waiter {
     uint64_t id = 0;
+    uint8_t expect = 0;  // The reply's message type: OFFER or ACK.
     std::optional<bootserver::dhcp::DhcpPacket> reply;
     boost::asio::steady_timer* timer = nullptr;
   };
   boost::asio::awaitable<void> ReceiveLoop();
+  // Hands a reply to the exchange waiting for it.
+  void Deliver(std::span<const uint8_t> datagram);
   boost::asio::awaitable<absl::StatusOr<bootserver::dhcp::DhcpPacket>> Transact(
       const bootserver::dhcp::DhcpPacket& request, uint16_t port);
 
