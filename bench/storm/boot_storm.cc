@@ -17,8 +17,9 @@
 // Each host's story is bench/storm/storm_host.h. Time-to-booted is power-on
 // to its state uploaded. --concurrency caps how many hosts are booting at
 // once (0: all of them at once, a power cut coming back). --restart-store-at
-// kills the state store (SIGKILL) S seconds into midwife's storm and starts it
-// again on the same port a second later. Peers: Debian's tftpd-hpa and
+// kills the state store (SIGKILL; with --engine etcd the first frontend) S
+// seconds into midwife's storm and starts it again on the same port a second
+// later. Peers: Debian's tftpd-hpa and
 // nginx-light (scripts/bench-bootserver.sh names them); needs root, as
 // tftpd-hpa drops to nobody.
 // --engine etcd starts a 3-member etcd cluster (Debian's etcd-server) on
