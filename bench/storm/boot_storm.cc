@@ -8,6 +8,7 @@
 //                        [--concurrency 0] [--threads 2] [--client-threads 2]
 //                        [--stack both|midwife|static] [--restart-store-at S]
 //                        [--give-up 300] [--tftp-blksize 1432] [--agent on|off]
+//                        [--engine rocksdb|etcd] [--boot-servers 1]
 //
 // --agent off ends each host at its state.tgz (no birth report or state
 // upload): then every state store cycle is spent on the boot itself, and the
@@ -16,10 +17,18 @@
 // Each host's story is bench/storm/storm_host.h. Time-to-booted is power-on
 // to its state uploaded. --concurrency caps how many hosts are booting at
 // once (0: all of them at once, a power cut coming back). --restart-store-at
-// kills the state store (SIGKILL) S seconds into midwife's storm and starts it
-// again on the same port a second later. Peers: Debian's tftpd-hpa and
+// kills the state store (SIGKILL; with --engine etcd the first frontend) S
+// seconds into midwife's storm and starts it again on the same port a second
+// later. Peers: Debian's tftpd-hpa and
 // nginx-light (scripts/bench-bootserver.sh names them); needs root, as
 // tftpd-hpa drops to nobody.
+// --engine etcd starts a 3-member etcd cluster (Debian's etcd-server) on
+// loopback and one `statestore serve --engine etcd` frontend per boot
+// server; --boot-servers N starts N boot servers (each on its own frontend
+// with etcd, all on the one store with RocksDB) and host i boots from boot
+// server i mod N. CPU and peak RSS are reported per process (VmHWM of
+// /proc/<pid>/status, utime + stime of /proc/<pid>/stat), so the boot
+// server's memory is seen apart from the store's.
 #include <sys/resource.h>
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
 // clang-format off
@@ -30,6 +39,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -48,10 +58,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/storm/dhcp_hub.h"
 #include "bench/storm/http_connection.h"
+#include "bench/storm/process_stats.h"
 #include "bench/storm/storm_host.h"
 #include "core/file_io.h"
 #include "core/sha256.h"
@@ -60,6 +72,7 @@
 #include "imagebuilder/image_repository.h"
 #include "imagebuilder/state_tarball.h"
 #include "statestore/client.h"
+#include "tests/statestore/etcd_cluster.h"
 #include "tests/support/child_process.h"
 #include "tests/support/tar_builder.h"
 
@@ -68,6 +81,7 @@ namespace {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using midwife::MacAddress;
+using midwife::statestore::testing::EtcdCluster;
 using midwife::testing::BinaryPath;
 using midwife::testing::ChildProcess;
 using midwife::testing::RunCommand;
@@ -88,7 +102,11 @@ struct Settings {
   bool agent = true;
   std::string tftpd = "/usr/sbin/in.tftpd";
   std::string nginx = "/usr/sbin/nginx";
+  std::string engine = "rocksdb";
+  int boot_servers = 1;
 };
+
+constexpr int kEtcdMembers = 3;
 
 bool ParseFlags(int argc, char** argv, Settings& s) {
   for (int i = 1; i < argc; ++i) {
@@ -121,10 +139,16 @@ bool ParseFlags(int argc, char** argv, Settings& s) {
       s.tftpd = v;
     else if (flag == "--nginx")
       s.nginx = v;
+    else if (flag == "--engine")
+      s.engine = v;
+    else if (flag == "--boot-servers")
+      s.boot_servers = std::stoi(v);
     else
       return false;
   }
-  return s.hosts > 0 && (s.stack == "both" || s.stack == "midwife" || s.stack == "static");
+  return s.hosts > 0 && (s.stack == "both" || s.stack == "midwife" || s.stack == "static") &&
+         (s.engine == "rocksdb" || s.engine == "etcd") && s.boot_servers >= 1 &&
+         s.boot_servers <= 16;
 }
 
 uint16_t FreePort(int type) {
@@ -149,47 +173,17 @@ std::string Bytes(size_t n, uint64_t seed) {
   return s;
 }
 
-// /proc/<pid>/stat utime+stime (+ reaped children's, for forking servers).
-double CpuSeconds(pid_t pid, bool children = false) {
-  std::ifstream stat(absl::StrFormat("/proc/%d/stat", pid));
-  std::string line;
-  std::getline(stat, line);
-  if (line.empty()) return 0;
-  std::istringstream rest(line.substr(line.rfind(')') + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 1; i <= 15 && rest >> field; ++i) {
-    if (i == 12 || i == 13 || (children && (i == 14 || i == 15))) ticks += std::stod(field);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-long StatusKb(pid_t pid, const std::string& key) {
-  std::ifstream status(absl::StrFormat("/proc/%d/status", pid));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
-  }
-  return 0;
-}
-
-std::vector<pid_t> Children(pid_t pid) {
-  std::vector<pid_t> out;
-  std::ifstream f(absl::StrFormat("/proc/%d/task/%d/children", pid, pid));
-  pid_t c;
-  while (f >> c) out.push_back(c);
-  return out;
-}
-
 struct StormResult {
   std::vector<HostResult> hosts;
   double wall_seconds = 0;
 };
 
 // Runs every plan's BootHost on `client_threads` threads, at most
-// `concurrency` at once (0: all).
-StormResult RunStorm(const std::vector<HostPlan>& plans, const StackPorts& ports, DhcpHub* hub,
-                     asio::io_context& io, const Settings& s, const StormSettings& storm) {
+// `concurrency` at once (0: all). Host i boots from servers[i % size]: each
+// host talks to one boot server, the fleet is spread evenly.
+StormResult RunStorm(const std::vector<HostPlan>& plans, const std::vector<StackPorts>& servers,
+                     DhcpHub* hub, asio::io_context& io, const Settings& s,
+                     const StormSettings& storm) {
   StormResult out;
   out.hosts.resize(plans.size());
   std::atomic<size_t> next{0};
@@ -203,7 +197,8 @@ StormResult RunStorm(const std::vector<HostPlan>& plans, const StackPorts& ports
         strand,
         [&, strand]() -> asio::awaitable<void> {
           for (size_t i = next++; i < plans.size(); i = next++) {
-            out.hosts[i] = co_await BootHost(strand, ports, hub, plans[i], storm);
+            out.hosts[i] =
+                co_await BootHost(strand, servers[i % servers.size()], hub, plans[i], storm);
             // The last host down lets io.run() return: the hub's receive is all that is left.
             if (++done == plans.size() && hub != nullptr) hub->Stop();
           }
@@ -231,8 +226,8 @@ struct Summary {
   std::string first_failure;
   uint64_t bytes = 0;
   int retries = 0;
-  double server_cpu = 0;
-  long server_rss_kib = 0;
+  double server_cpu = 0;  // All the stack's processes together.
+  std::vector<ProcessMeter> processes;
   double phase_p50[static_cast<int>(BootPhase::kCount)] = {};
   double phase_p99[static_cast<int>(BootPhase::kCount)] = {};
 };
@@ -264,6 +259,16 @@ Summary Summarize(const StormResult& r) {
   s.max = times.empty() ? 0 : *std::max_element(times.begin(), times.end());
   s.wall = r.wall_seconds;
   return s;
+}
+
+// Stops every meter (CPU since the storm began, peak RSS) and sums the CPU.
+void MeasureProcesses(std::vector<ProcessMeter> meters, Summary& into) {
+  into.server_cpu = 0;
+  for (ProcessMeter& m : meters) {
+    m.Stop();
+    into.server_cpu += m.cpu_seconds();
+  }
+  into.processes = std::move(meters);
 }
 
 std::string FailureText(const Summary& s) {
@@ -321,6 +326,11 @@ struct MidwifeRun {
   double dynamic_cpu = 0;  // Handler CPU of the per-host routes.
   long store_calls = 0;
   long boots = 0;
+  // Per boot server: datagrams the kernel dropped on its ProxyDHCP (67,
+  // 4011) and TFTP sockets for want of receive buffer (-1: not read).
+  std::vector<std::array<long, 3>> server_udp_drops;
+  uint64_t hub_sent = 0, hub_resent = 0, hub_send_failed = 0, hub_unmatched = 0;
+  long hub_drops = -1;
 };
 
 std::string MetricsText(uint16_t port) {
@@ -348,34 +358,115 @@ double SumMetric(const std::string& text, const std::string& pattern) {
   return sum;
 }
 
+// A `statestore serve` process: alone over RocksDB, or one of the frontends
+// over the etcd cluster.
+class StoreProcess {
+ public:
+  StoreProcess(const TempDir& work, int index, std::string etcd_endpoints)
+      : work_(work),
+        index_(index),
+        etcd_endpoints_(std::move(etcd_endpoints)),
+        data_(work.File(absl::StrCat("statestore.", index))),
+        address_(absl::StrCat("127.0.0.1:", FreePort(SOCK_STREAM))) {}
+
+  // Starts (or starts again, on the same port and data) and waits until it
+  // serves. Frontends after the first share the first one's admin token and
+  // host-token secret, as every frontend of one cluster must.
+  bool Start() {
+    if (index_ > 0 && starts_ == 0) {
+      std::filesystem::create_directories(data_);
+      for (const char* f : {"admin.token", "host-token.secret"}) {
+        std::filesystem::copy_file(work_.File("statestore.0") + "/" + f, data_ + "/" + f,
+                                   std::filesystem::copy_options::overwrite_existing);
+      }
+    }
+    const std::string ready = absl::StrCat(data_, ".ready.", starts_);
+    std::vector<std::string> argv = {
+        BinaryPath("statestore"), "serve", "--data", data_, "--listen", address_,
+        "--ready-file",           ready};
+    if (!etcd_endpoints_.empty()) {
+      argv.insert(argv.end(), {"--engine", "etcd", "--etcd-endpoints", etcd_endpoints_});
+    }
+    process_ = std::make_unique<ChildProcess>(argv, absl::StrCat(data_, ".", starts_++, ".log"));
+    if (midwife::testing::WaitForFile(ready, std::chrono::seconds(30), process_.get()).empty()) {
+      std::fprintf(stderr, "statestore %d did not start: %s\n", index_, process_->Log().c_str());
+      process_.reset();
+      return false;
+    }
+    return true;
+  }
+  void Kill() {
+    if (process_) process_->Stop(SIGKILL);
+    process_.reset();
+  }
+  void Terminate() {
+    if (process_) process_->Stop(SIGTERM);
+    process_.reset();
+  }
+  bool running() const { return process_ != nullptr; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
+  const std::string& address() const { return address_; }
+  std::string token_file() const { return data_ + "/admin.token"; }
+
+ private:
+  const TempDir& work_;
+  int index_;
+  std::string etcd_endpoints_;
+  std::string data_;
+  std::string address_;
+  int starts_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+const char* kDynamicRoutesCpu =
+    R"re(midwife_http_handler_cpu_seconds_total\{route="(?:boot\.ipxe|boot\.cfg|state\.tgz|report|state)"\} ([0-9.]+))re";
+
+// One metric summed over every boot server's /metrics.
+double SumMetricOver(const std::vector<StackPorts>& servers, const std::string& pattern) {
+  double sum = 0;
+  for (const StackPorts& p : servers) sum += SumMetric(MetricsText(p.http), pattern);
+  return sum;
+}
+
 std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
                                      const std::vector<HostPlan>& plans,
                                      const std::vector<HostState>& states,
                                      const StormSettings& storm) {
-  const uint16_t store_port = FreePort(SOCK_STREAM);
-  const std::string store_addr = absl::StrCat("127.0.0.1:", store_port);
-  const std::string data = work.File("statestore");
-  auto start_store = [&](int n) {
-    const std::string ready = work.File(absl::StrCat("store.ready.", n));
-    auto p = std::make_unique<ChildProcess>(
-        std::vector<std::string>{BinaryPath("statestore"), "serve", "--data", data, "--listen",
-                                 store_addr, "--ready-file", ready},
-        work.File(absl::StrCat("statestore.", n, ".log")));
-    if (midwife::testing::WaitForFile(ready, std::chrono::seconds(30), p.get()).empty()) {
-      std::fprintf(stderr, "statestore did not start: %s\n", p->Log().c_str());
-      return std::unique_ptr<ChildProcess>();
+  // With etcd: a 3-member cluster and one frontend per boot server; with
+  // RocksDB one store that every boot server shares.
+  std::unique_ptr<EtcdCluster> etcd;
+  if (s.engine == "etcd") {
+    if (EtcdCluster::Binary().empty()) {
+      std::fprintf(stderr, "--engine etcd needs etcd (apt-get install etcd-server)\n");
+      return std::nullopt;
     }
-    return p;
-  };
-  auto store = start_store(0);
-  if (!store) return std::nullopt;
-  auto admin_token = midwife::ReadSecretFile(data + "/admin.token");
+    // etcd's default timing (100 ms heartbeat, 1 s election), not the
+    // tests' fast one: the storm loads every core and a member that misses
+    // heartbeats would call elections in the middle of it.
+    etcd = std::make_unique<EtcdCluster>(
+        work.File("etcd"), kEtcdMembers,
+        std::vector<std::string>{"--heartbeat-interval", "100", "--election-timeout", "1000",
+                                 "--auto-compaction-mode", "revision",
+                                 "--auto-compaction-retention", "1000"});
+    if (!etcd->Start()) {
+      std::fprintf(stderr, "etcd did not start: %s\n", etcd->Logs().c_str());
+      return std::nullopt;
+    }
+  }
+  const int store_count = etcd ? s.boot_servers : 1;
+  std::vector<std::unique_ptr<StoreProcess>> stores;
+  for (int i = 0; i < store_count; ++i) {
+    stores.push_back(
+        std::make_unique<StoreProcess>(work, i, etcd ? etcd->EndpointsFlag() : std::string()));
+    if (!stores.back()->Start()) return std::nullopt;
+  }
+  auto admin_token = midwife::ReadSecretFile(stores[0]->token_file());
   if (!admin_token.ok()) return std::nullopt;
 
   // Every host's state backed up, and one rule booting them all.
   {
     midwife::statestore::ClientOptions options;
-    options.server = store_addr;
+    options.server = stores[0]->address();
     options.token = *admin_token;
     std::atomic<size_t> next{0};
     std::atomic<int> failed{0};
@@ -403,61 +494,82 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
            .ok()) {
     return std::nullopt;
   }
-  auto rules =
-      RunCommand({BinaryPath("bootserver"), "rules", "--set", work.File("rules.json"),
-                  "--statestore", store_addr, "--statestore-token-file", data + "/admin.token"});
+  auto rules = RunCommand({BinaryPath("bootserver"), "rules", "--set", work.File("rules.json"),
+                           "--statestore", stores[0]->address(), "--statestore-token-file",
+                           stores[0]->token_file()});
   if (rules.exit_code != 0) {
     std::fprintf(stderr, "rules: %s\n", rules.out.c_str());
     return std::nullopt;
   }
 
   asio::io_context io;
+  // One hub for every host: each boot server sends its "broadcast" replies
+  // to it, and transaction ids tell whose they are.
   DhcpHub hub(io);
-  const std::string ready = work.File("boot.ready");
-  ChildProcess boot({BinaryPath("bootserver"),
-                     "serve",
-                     "--repo",
-                     work.File("repo"),
-                     "--statestore",
-                     store_addr,
-                     "--statestore-token-file",
-                     data + "/admin.token",
-                     "--http",
-                     "127.0.0.1:0",
-                     "--tftp",
-                     "127.0.0.1:0",
-                     "--proxydhcp",
-                     "127.0.0.1:0:0",
-                     "--dhcp-broadcast-address",
-                     "127.0.0.1",
-                     "--dhcp-client-port",
-                     std::to_string(hub.port()),
-                     "--advertise",
-                     "127.0.0.1",
-                     "--threads",
-                     std::to_string(s.threads),
-                     "--ready-file",
-                     ready},
-                    work.File("bootserver.log"));
-  const std::string line = midwife::testing::WaitForFile(ready, std::chrono::seconds(30), &boot);
-  std::smatch m;
-  if (!std::regex_search(
-          line, m, std::regex("http=[0-9.]+:([0-9]+) tftp=([0-9]+) dhcp=([0-9]+) pxe=([0-9]+)"))) {
-    std::fprintf(stderr, "bootserver did not start: %s\n", boot.Log().c_str());
-    return std::nullopt;
+  std::vector<std::unique_ptr<ChildProcess>> boots;
+  std::vector<StackPorts> servers;
+  for (int b = 0; b < s.boot_servers; ++b) {
+    const StoreProcess& store = *stores[b % stores.size()];
+    const std::string ready = work.File(absl::StrCat("boot.", b, ".ready"));
+    boots.push_back(
+        std::make_unique<ChildProcess>(std::vector<std::string>{BinaryPath("bootserver"),
+                                                                "serve",
+                                                                "--repo",
+                                                                work.File("repo"),
+                                                                "--statestore",
+                                                                store.address(),
+                                                                "--statestore-token-file",
+                                                                store.token_file(),
+                                                                "--http",
+                                                                "127.0.0.1:0",
+                                                                "--tftp",
+                                                                "127.0.0.1:0",
+                                                                "--proxydhcp",
+                                                                "127.0.0.1:0:0",
+                                                                "--dhcp-broadcast-address",
+                                                                "127.0.0.1",
+                                                                "--dhcp-client-port",
+                                                                std::to_string(hub.port()),
+                                                                "--advertise",
+                                                                "127.0.0.1",
+                                                                "--threads",
+                                                                std::to_string(s.threads),
+                                                                "--ready-file",
+                                                                ready},
+                                       work.File(absl::StrCat("bootserver.", b, ".log"))));
+    const std::string line =
+        midwife::testing::WaitForFile(ready, std::chrono::seconds(30), boots.back().get());
+    std::smatch m;
+    if (!std::regex_search(
+            line, m,
+            std::regex("http=[0-9.]+:([0-9]+) tftp=([0-9]+) dhcp=([0-9]+) pxe=([0-9]+)"))) {
+      std::fprintf(stderr, "bootserver %d did not start: %s\n", b, boots.back()->Log().c_str());
+      return std::nullopt;
+    }
+    servers.push_back(StackPorts{static_cast<uint16_t>(std::stoi(m[1].str())),
+                                 static_cast<uint16_t>(std::stoi(m[2].str())),
+                                 static_cast<uint16_t>(std::stoi(m[3].str())),
+                                 static_cast<uint16_t>(std::stoi(m[4].str()))});
   }
-  StackPorts ports{
-      static_cast<uint16_t>(std::stoi(m[1].str())), static_cast<uint16_t>(std::stoi(m[2].str())),
-      static_cast<uint16_t>(std::stoi(m[3].str())), static_cast<uint16_t>(std::stoi(m[4].str()))};
   hub.Start();
 
-  const double metrics_cpu0 = SumMetric(
-      MetricsText(ports.http),
-      R"re(midwife_http_handler_cpu_seconds_total\{route="(?:boot\.ipxe|boot\.cfg|state\.tgz|report|state)"\} ([0-9.]+))re");
-  const double calls0 = SumMetric(MetricsText(ports.http), R"(midwife_store_calls_total ([0-9]+))");
-  const double boot_cpu0 = CpuSeconds(boot.pid());
-  const double store_cpu0 = CpuSeconds(store->pid());
-  double store_cpu_before_restart = 0;
+  // Named per process; a number only when there are several of a kind.
+  auto name = [](const char* kind, int i, int count) {
+    return count > 1 ? absl::StrCat(kind, " ", i + 1) : std::string(kind);
+  };
+  std::vector<ProcessMeter> meters;
+  for (int b = 0; b < s.boot_servers; ++b)
+    meters.emplace_back(name("bootserver", b, s.boot_servers), boots[b]->pid());
+  const size_t first_store_meter = meters.size();
+  for (int i = 0; i < store_count; ++i) {
+    meters.emplace_back(name(etcd ? "statestore (etcd frontend)" : "statestore", i, store_count),
+                        stores[i]->pid());
+  }
+  for (int i = 0; etcd && i < kEtcdMembers; ++i)
+    meters.emplace_back(name("etcd member", i, kEtcdMembers), etcd->Pid(i));
+  const double dynamic_cpu0 = SumMetricOver(servers, kDynamicRoutesCpu);
+  const double calls0 = SumMetricOver(servers, R"(midwife_store_calls_total ([0-9]+))");
+  for (ProcessMeter& m : meters) m.Start();
 
   std::thread restarter;
   std::atomic<bool> storm_over{false};
@@ -469,11 +581,12 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
       while (Clock::now() < until && !storm_over)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       if (!storm_over) {
-        store_cpu_before_restart = CpuSeconds(store->pid()) - store_cpu0;
-        store->Stop(SIGKILL);
+        meters[first_store_meter].Stop();
+        stores[0]->Kill();
+        meters[first_store_meter].Replace(-1);  // Nothing more to measure if it stays down.
         std::printf("  (state store killed at %.1f s; restarting in 1 s)\n", s.restart_store_at);
         std::this_thread::sleep_for(std::chrono::seconds(1));
-        store = start_store(1);
+        if (stores[0]->Start()) meters[first_store_meter].Replace(stores[0]->pid());
       }
       restart_settled = true;
       // The new store dies with the thread that started it (its parent-death
@@ -481,31 +594,31 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
       while (!measured) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     });
   }
-  StormResult result = RunStorm(plans, ports, &hub, io, s, storm);
+  StormResult result = RunStorm(plans, servers, &hub, io, s, storm);
   storm_over = true;
   while (!restart_settled) std::this_thread::sleep_for(std::chrono::milliseconds(20));
 
   MidwifeRun run;
   run.summary = Summarize(result);
-  const std::string metrics = MetricsText(ports.http);
-  run.dynamic_cpu =
-      SumMetric(
-          metrics,
-          R"re(midwife_http_handler_cpu_seconds_total\{route="(?:boot\.ipxe|boot\.cfg|state\.tgz|report|state)"\} ([0-9.]+))re") -
-      metrics_cpu0;
+  run.dynamic_cpu = SumMetricOver(servers, kDynamicRoutesCpu) - dynamic_cpu0;
   run.store_calls =
-      static_cast<long>(SumMetric(metrics, R"(midwife_store_calls_total ([0-9]+))") - calls0);
-  run.boots = static_cast<long>(SumMetric(metrics, R"(midwife_boots_total ([0-9]+))"));
-  const double store_cpu =
-      store ? (s.restart_store_at >= 0 ? store_cpu_before_restart + CpuSeconds(store->pid())
-                                       : CpuSeconds(store->pid()) - store_cpu0)
-            : 0;
-  run.summary.server_cpu = CpuSeconds(boot.pid()) - boot_cpu0 + store_cpu;
-  run.summary.server_rss_kib =
-      StatusKb(boot.pid(), "VmHWM") + (store ? StatusKb(store->pid(), "VmHWM") : 0);
-  run.dynamic_cpu += store_cpu;  // Every store cycle is for the per-host parts.
-  boot.Stop(SIGTERM);
-  if (store) store->Stop(SIGTERM);
+      static_cast<long>(SumMetricOver(servers, R"(midwife_store_calls_total ([0-9]+))") - calls0);
+  run.boots = static_cast<long>(SumMetricOver(servers, R"(midwife_boots_total ([0-9]+))"));
+  for (const StackPorts& p : servers) {
+    run.server_udp_drops.push_back({UdpDrops(p.dhcp), UdpDrops(p.pxe), UdpDrops(p.tftp)});
+  }
+  run.hub_sent = hub.counters().sent;
+  run.hub_resent = hub.counters().resent;
+  run.hub_send_failed = hub.counters().send_failed;
+  run.hub_unmatched = hub.counters().unmatched;
+  run.hub_drops = hub.counters().drops;
+  MeasureProcesses(std::move(meters), run.summary);
+  // Every store and etcd cycle is for the per-host parts.
+  for (const ProcessMeter& m : run.summary.processes) {
+    if (!absl::StartsWith(m.name(), "bootserver")) run.dynamic_cpu += m.cpu_seconds();
+  }
+  for (auto& b : boots) b->Stop(SIGTERM);
+  for (auto& st : stores) st->Terminate();
   measured = true;
   if (restarter.joinable()) restarter.join();
   return run;
@@ -576,20 +689,20 @@ std::optional<Summary> RunStatic(const TempDir& work, const Settings& s,
                       work.File("nginx.conf"), "-g", "daemon off;"},
                      work.File("nginx.log"));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // Workers forked, tftpd bound.
-  std::vector<pid_t> workers = Children(nginx.pid());
-  auto cpu_now = [&] {
-    double cpu = CpuSeconds(tftpd.pid(), true) + CpuSeconds(nginx.pid());
-    for (pid_t w : workers) cpu += CpuSeconds(w);
-    return cpu;
-  };
-  const double cpu0 = cpu_now();
+  std::vector<ProcessMeter> meters;
+  // tftpd-hpa forks a process per transfer: their CPU counts once reaped,
+  // their memory is not seen.
+  meters.emplace_back("tftpd-hpa (+ transfers' CPU)", tftpd.pid(), true);
+  meters.emplace_back("nginx master", nginx.pid());
+  std::vector<pid_t> workers = ChildrenOf(nginx.pid());
+  for (size_t w = 0; w < workers.size(); ++w)
+    meters.emplace_back(absl::StrCat("nginx worker ", w + 1), workers[w]);
+  for (ProcessMeter& m : meters) m.Start();
   asio::io_context io;
   StormResult result =
-      RunStorm(plans, StackPorts{http_port, tftp_port, 0, 0}, nullptr, io, s, storm);
+      RunStorm(plans, {StackPorts{http_port, tftp_port, 0, 0}}, nullptr, io, s, storm);
   Summary summary = Summarize(result);
-  summary.server_cpu = cpu_now() - cpu0;
-  summary.server_rss_kib = StatusKb(tftpd.pid(), "VmHWM") + StatusKb(nginx.pid(), "VmHWM");
-  for (pid_t w : workers) summary.server_rss_kib += StatusKb(w, "VmHWM");
+  MeasureProcesses(std::move(meters), summary);
   nginx.Stop(SIGQUIT);
   tftpd.Stop(SIGTERM);
   return summary;
@@ -605,7 +718,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: boot_storm [--hosts N] [--image-mib M] [--modules K] [--concurrency C]\n"
                  "  [--threads T] [--client-threads T] [--stack both|midwife|static]\n"
-                 "  [--restart-store-at S] [--give-up S] [--tftp-blksize B] [--agent on|off]\n");
+                 "  [--restart-store-at S] [--give-up S] [--tftp-blksize B] [--agent on|off]\n"
+                 "  [--engine rocksdb|etcd] [--boot-servers N]\n"
+                 "--engine etcd: a 3-member etcd cluster on loopback and one state store\n"
+                 "  frontend per boot server (needs Debian's etcd-server); rocksdb: one store\n"
+                 "--boot-servers N: N boot servers, host i boots from server i mod N\n");
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -639,10 +756,15 @@ int main(int argc, char** argv) {
 
   std::printf(
       "boot storm: %d hosts, image of %d modules, %.0f MiB, %s at once; server threads %d, client "
-      "threads %d\n",
+      "threads %d; midwife: %d boot server%s over %s\n",
       s.hosts, s.modules, s.image_mib,
       s.concurrency > 0 ? std::to_string(s.concurrency).c_str() : "all", s.threads,
-      s.client_threads);
+      s.client_threads, s.boot_servers, s.boot_servers > 1 ? "s" : "",
+      s.engine == "etcd"
+          ? absl::StrCat(s.boot_servers, " statestore frontend", s.boot_servers > 1 ? "s" : "",
+                         " over ", kEtcdMembers, " etcd members")
+                .c_str()
+          : "one statestore (RocksDB)");
   std::optional<MidwifeRun> mw;
   std::optional<Summary> st;
   if (s.stack != "static") {
@@ -654,14 +776,25 @@ int main(int argc, char** argv) {
     if (!st) return 1;
   }
   auto row = [](const char* name, const Summary& x) {
-    std::printf("%-22s %7zu %9.2fs %9.2fs %9.2fs %9.2fs %10.1f %11.2fs %10ld  %s\n", name, x.booted,
+    std::printf("%-22s %7zu %9.2fs %9.2fs %9.2fs %9.2fs %10.1f %11.2fs  %s\n", name, x.booted,
                 x.p50, x.p99, x.max, x.wall, static_cast<double>(x.bytes) / 1e9, x.server_cpu,
-                x.server_rss_kib / 1024, FailureText(x).c_str());
+                FailureText(x).c_str());
   };
-  std::printf("\n%-22s %7s %10s %10s %10s %10s %10s %12s %10s  %s\n", "stack", "booted", "p50",
-              "p99", "max", "wall", "GB", "server CPU", "RSS MiB", "failures");
+  std::printf("\n%-22s %7s %10s %10s %10s %10s %10s %12s  %s\n", "stack", "booted", "p50", "p99",
+              "max", "wall", "GB", "server CPU", "failures");
   if (mw) row("midwife", mw->summary);
   if (st) row("tftpd-hpa + nginx", *st);
+  // Each server process apart: the boot server's memory is what should grow
+  // with concurrent transfers and not with the fleet.
+  std::printf("\n%-36s %10s %14s\n", "per process", "CPU", "peak RSS MiB");
+  auto processes = [](const char* stack, const Summary& x) {
+    for (const ProcessMeter& m : x.processes) {
+      std::printf("%-36s %9.2fs %14.1f\n", absl::StrCat(stack, " ", m.name()).c_str(),
+                  m.cpu_seconds(), static_cast<double>(m.peak_rss_kib()) / 1024);
+    }
+  };
+  if (mw) processes("midwife", mw->summary);
+  if (st) processes("static", *st);
   // Where a host's time goes, step by step: p50 / p99 of each stack.
   std::printf("\n%-22s", "seconds per step");
   for (const char* name : kBootPhaseNames) std::printf(" %15s", name);
@@ -684,12 +817,29 @@ int main(int argc, char** argv) {
   if (mw) {
     std::printf(
         "midwife: per-host dynamic parts (handler CPU of boot.ipxe, boot.cfg, state.tgz%s, plus "
-        "all state "
-        "store CPU) %.2fs of %.2fs server CPU = %.1f%% (goal < 5%%)\n",
-        s.agent ? ", report, state upload" : "", mw->dynamic_cpu, mw->summary.server_cpu,
+        "all state store%s CPU) %.2fs of %.2fs server CPU = %.1f%% (goal < 5%%)\n",
+        s.agent ? ", report, state upload" : "", s.engine == "etcd" ? " and etcd" : "",
+        mw->dynamic_cpu, mw->summary.server_cpu,
         mw->summary.server_cpu > 0 ? 100 * mw->dynamic_cpu / mw->summary.server_cpu : 0);
     std::printf("midwife: %ld store round trips for %zu hosts booted (%d retries followed)\n",
                 mw->store_calls, mw->summary.booted, mw->summary.retries);
+    // A ProxyDHCP step slower than its server's work: were datagrams lost
+    // (resends, kernel drops), and on which socket?
+    std::printf(
+        "midwife: ProxyDHCP %llu sent, %llu resent after a backoff, %llu send errors, %llu late "
+        "or duplicate replies; kernel drops (full receive buffer): hosts' socket %ld",
+        static_cast<unsigned long long>(mw->hub_sent),
+        static_cast<unsigned long long>(mw->hub_resent),
+        static_cast<unsigned long long>(mw->hub_send_failed),
+        static_cast<unsigned long long>(mw->hub_unmatched), mw->hub_drops);
+    for (size_t b = 0; b < mw->server_udp_drops.size(); ++b) {
+      const auto& d = mw->server_udp_drops[b];
+      std::printf(
+          ", %sdhcp %ld, pxe %ld, tftp %ld",
+          mw->server_udp_drops.size() > 1 ? absl::StrCat("server ", b + 1, " ").c_str() : "", d[0],
+          d[1], d[2]);
+    }
+    std::printf("\n");
     if (!mw->summary.first_failure.empty())
       std::printf("midwife first failure: %s\n", mw->summary.first_failure.c_str());
   }

@@ -1,15 +1,15 @@
 #include "bench/storm/dhcp_hub.h"
 
-#include <random>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <random>
 
 #include "absl/strings/str_cat.h"
+#include "bench/storm/process_stats.h"
 #include "bootserver/dhcp/dhcp_options.h"
 #include "bootserver/socket_buffers.h"
 
@@ -44,6 +44,7 @@ dhcp::DhcpPacket PxeRequest(const MacAddress& mac, uint32_t xid, dhcp::MessageTy
 DhcpHub::DhcpHub(asio::io_context& io)
     : socket_(io, udp::endpoint(asio::ip::address_v4::loopback(), 0)) {
   bootserver::RequestReceiveBuffer(socket_.native_handle(), 16 << 20);
+  socket_.non_blocking(true);  // Drained until it would block.
 }
 
 void DhcpHub::Start() { asio::co_spawn(socket_.get_executor(), ReceiveLoop(), asio::detached); }
@@ -53,6 +54,7 @@ void DhcpHub::Stop() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
+  counters_.drops = UdpDrops(port());
   asio::post(socket_.get_executor(), [this] { socket_.close(); });
 }
 
@@ -60,42 +62,74 @@ asio::awaitable<void> DhcpHub::ReceiveLoop() {
   std::vector<uint8_t> buffer(1500);
   for (;;) {
     boost::system::error_code ec;
-    udp::endpoint from;
-    size_t n = co_await socket_.async_receive_from(asio::buffer(buffer), from,
-                                                   asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket_.async_wait(udp::socket::wait_read,
+                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       std::lock_guard lock(mu_);
-      if (stopping_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
+      if (stopping_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
+        co_return;
       continue;
     }
-    auto packet = dhcp::Parse(std::span<const uint8_t>(buffer.data(), n));
-    if (!packet.ok()) continue;
-    std::lock_guard lock(mu_);
-    auto it = waiting_.find(packet->xid);
-    if (it == waiting_.end() || it->second->reply) continue;
-    it->second->reply = *std::move(packet);
-    asio::steady_timer* timer = it->second->timer;
-    // On the waiter's own executor, after it has started waiting.
-    asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+    // Everything pending in this one turn: the client threads also run every
+    // host's TFTP and HTTP, and one reply per turn of their queue would leave
+    // a rack's replies waiting seconds behind the transfers.
+    for (;;) {
+      udp::endpoint from;
+      const size_t n = socket_.receive_from(asio::buffer(buffer), from, 0, ec);
+      if (ec) break;
+      Deliver(std::span<const uint8_t>(buffer.data(), n));
+    }
   }
 }
 
+void DhcpHub::Deliver(std::span<const uint8_t> datagram) {
+  auto packet = dhcp::Parse(datagram);
+  if (!packet.ok()) return;
+  std::lock_guard lock(mu_);
+  auto it = waiting_.find(packet->xid);
+  // A DISCOVER and its REQUEST share an xid: a late OFFER is no ACK.
+  if (it == waiting_.end() || it->second->reply || packet->message_type() != it->second->expect) {
+    ++counters_.unmatched;
+    return;
+  }
+  ++counters_.answered;
+  Waiter& waiter = *it->second;
+  waiter.reply = *std::move(packet);
+  // Wakes the waiter on its own strand, once it waits. By then it may have
+  // seen the reply and gone (its timer with it), and the next exchange may
+  // wait under the same xid: only a waiter still registered with this id
+  // is woken.
+  asio::post(waiter.timer->get_executor(), [this, xid = waiter.reply->xid, id = waiter.id] {
+    std::lock_guard lock(mu_);
+    auto found = waiting_.find(xid);
+    if (found != waiting_.end() && found->second->id == id) found->second->timer->cancel();
+  });
+}
+
 asio::awaitable<absl::StatusOr<dhcp::DhcpPacket>> DhcpHub::Transact(const dhcp::DhcpPacket& request,
-                                                                   uint16_t port) {
+                                                                    uint16_t port) {
   auto bytes = dhcp::Serialize(request);
   if (!bytes.ok()) co_return bytes.status();
   asio::steady_timer timer(co_await asio::this_coro::executor);
-  Waiter waiter{std::nullopt, &timer};
+  const bool discover =
+      request.message_type() == static_cast<uint8_t>(dhcp::MessageType::kDiscover);
+  Waiter waiter{
+      0, static_cast<uint8_t>(discover ? dhcp::MessageType::kOffer : dhcp::MessageType::kAck),
+      std::nullopt, &timer};
   {
     std::lock_guard lock(mu_);
+    waiter.id = next_waiter_id_++;
     waiting_[request.xid] = &waiter;
   }
   const udp::endpoint to(asio::ip::address_v4::loopback(), port);
   absl::StatusOr<dhcp::DhcpPacket> result = absl::DeadlineExceededError(
       absl::StrCat("no ProxyDHCP answer on port ", port, " after ", kAttempts, " tries"));
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    ++(attempt == 0 ? counters_.sent : counters_.resent);
     boost::system::error_code ec;
-    co_await socket_.async_send_to(asio::buffer(*bytes), to, asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket_.async_send_to(asio::buffer(*bytes), to,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) ++counters_.send_failed;
     {
       std::lock_guard lock(mu_);
       if (waiter.reply) break;

@@ -10,15 +10,16 @@
 #include <utility>
 // clang-format on
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -27,12 +28,25 @@
 
 namespace midwife::bench {
 
+// What the hub saw, for telling a slow ProxyDHCP answer from a lost one.
+struct DhcpHubCounters {
+  std::atomic<uint64_t> sent{0};       // DISCOVERs and REQUESTs, first tries
+  std::atomic<uint64_t> resent{0};     // tries after a backoff without an answer
+  std::atomic<uint64_t> answered{0};   // replies handed to the host waiting for them
+  std::atomic<uint64_t> unmatched{0};  // replies nobody waits for (late or duplicate)
+  std::atomic<uint64_t> send_failed{0};
+  // Replies the kernel dropped on the hub's socket, its receive buffer full
+  // (read when the hub stops; -1 before).
+  std::atomic<long> drops{-1};
+};
+
 class DhcpHub {
  public:
   explicit DhcpHub(boost::asio::io_context& io);
   uint16_t port() const { return socket_.local_endpoint().port(); }
   // Starts receiving; call once, before the first exchange.
   void Start();
+  // Stops receiving (the socket closes), once every exchange is over.
   void Stop();
 
   // A PXE BIOS client's DISCOVER to `dhcp_port` then REQUEST to `pxe_port`,
@@ -40,13 +54,20 @@ class DhcpHub {
   boost::asio::awaitable<absl::StatusOr<std::string>> PxeExchange(const MacAddress& mac,
                                                                   uint16_t dhcp_port,
                                                                   uint16_t pxe_port);
+  const DhcpHubCounters& counters() const { return counters_; }
 
  private:
+  // One exchange waiting for its reply. A DISCOVER and its REQUEST share
+  // an xid, so `id` tells a waiter from the one before it under that xid.
   struct Waiter {
+    uint64_t id = 0;
+    uint8_t expect = 0;  // The reply's message type: OFFER or ACK.
     std::optional<bootserver::dhcp::DhcpPacket> reply;
     boost::asio::steady_timer* timer = nullptr;
   };
   boost::asio::awaitable<void> ReceiveLoop();
+  // Hands a reply to the exchange waiting for it.
+  void Deliver(std::span<const uint8_t> datagram);
   boost::asio::awaitable<absl::StatusOr<bootserver::dhcp::DhcpPacket>> Transact(
       const bootserver::dhcp::DhcpPacket& request, uint16_t port);
 
@@ -54,6 +75,8 @@ class DhcpHub {
   std::mutex mu_;
   std::map<uint32_t, Waiter*> waiting_;  // by xid
   uint32_t next_xid_ = 0x6d770000;
+  uint64_t next_waiter_id_ = 1;
+  DhcpHubCounters counters_;
   bool stopping_ = false;
 };
 

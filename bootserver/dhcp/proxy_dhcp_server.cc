@@ -1,12 +1,14 @@
 #include "bootserver/dhcp/proxy_dhcp_server.h"
 
+#include <sys/socket.h>
+
 #include <array>
 #include <boost/asio/ip/udp.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "bootserver/dhcp/client_arch.h"
 #include "bootserver/listen_address.h"
 #include "bootserver/socket_buffers.h"
-#include "bootserver/dhcp/client_arch.h"
 #include "core/log.h"
 
 namespace midwife::bootserver {
@@ -20,6 +22,13 @@ using udp = asio::ip::udp;
 constexpr size_t kMaxDatagram = 1500;
 // Room for a few thousand DISCOVERs arriving together (a rack powering on).
 constexpr int kReceiveBufferBytes = 8 << 20;
+// Datagrams answered per wake-up of a listener. The io_context that runs
+// ProxyDHCP also accepts connections and TFTP requests, and each wake-up
+// waits its turn behind whatever else is ready there: one datagram per turn
+// would stretch a rack's burst of DISCOVERs over thousands of turns (PXE
+// ROMs resend after 4 s), while the bound keeps a burst from holding the
+// others up for more than about a millisecond.
+constexpr int kMaxDatagramsPerWakeup = 64;
 
 struct Listener {
   explicit Listener(asio::io_context& io, dhcp::ProxyPort p) : socket(io), port(p) {}
@@ -60,14 +69,29 @@ struct ProxyDhcpServer::Shared : std::enable_shared_from_this<ProxyDhcpServer::S
     return absl::OkStatus();
   }
 
+  // Waits until `l` has datagrams, answers what is pending (up to the
+  // bound), waits again.
   void Receive(Listener& l) {
-    l.socket.async_receive_from(
-        asio::buffer(l.buffer), l.sender,
-        [self = shared_from_this(), &l](boost::system::error_code ec, size_t n) {
-          if (self->stopping || ec == asio::error::operation_aborted) return;
-          if (!ec) self->OnDatagram(l, n);
-          self->Receive(l);
-        });
+    l.socket.async_wait(udp::socket::wait_read,
+                        [self = shared_from_this(), &l](boost::system::error_code ec) {
+                          if (self->stopping || ec == asio::error::operation_aborted) return;
+                          if (!ec) self->DrainPending(l);
+                          self->Receive(l);
+                        });
+  }
+
+  void DrainPending(Listener& l) {
+    for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
+      // MSG_DONTWAIT rather than a non-blocking socket: the replies' send_to
+      // keeps waiting for room in the send buffer instead of dropping.
+      socklen_t length = static_cast<socklen_t>(l.sender.capacity());
+      const ssize_t n = ::recvfrom(l.socket.native_handle(), l.buffer.data(), l.buffer.size(),
+                                   MSG_DONTWAIT, l.sender.data(), &length);
+      // EAGAIN: all answered. Any other error is the next wait's to see.
+      if (n < 0) return;
+      l.sender.resize(length);
+      OnDatagram(l, static_cast<size_t>(n));
+    }
   }
 
   void OnDatagram(Listener& l, size_t n) {

@@ -35,7 +35,9 @@ struct ProxyDhcpCounters {
 
 // The Asio shell of ProxyDHCP: two UDP sockets (67 and 4011), each datagram
 // through the pure dhcp::Parse -> MakeProxyReply -> Serialize chain, the
-// reply sent where ReplyDestination says.
+// reply sent where ReplyDestination says. Each wake-up of a socket answers
+// every datagram pending on it (up to a bound), so a rack's burst of
+// DISCOVERs waits a few turns of a busy io_context, not one per datagram.
 class ProxyDhcpServer {
  public:
   ProxyDhcpServer(boost::asio::io_context& io, ProxyDhcpServerOptions options);
