@@ -211,7 +211,8 @@ void SetCork(tcp::socket& socket, bool on) {
 asio::awaitable<bool> HttpServer::Shared::SendFile(beast::tcp_stream& stream,
                                                    const FileRange& range) {
   tcp::socket& socket = stream.socket();
-  socket.non_blocking(true);
+  // Setting it costs an ioctl each time; a keep-alive connection needs one.
+  if (!socket.non_blocking()) socket.non_blocking(true);
   off_t offset = static_cast<off_t>(range.offset);
   uint64_t remaining = range.length;
   while (remaining > 0) {
