@@ -138,6 +138,12 @@ std::string ResolveBootPath(std::string_view prefix, std::string_view path,
   return SanitizePath(joined);
 }
 
+std::string ModuleNameKey(std::string_view name) {
+  std::string key(FileName(name));
+  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return key;
+}
+
 bool SameModuleName(std::string_view a, std::string_view b) {
   const std::string_view name_a = FileName(a);
   return !name_a.empty() && EqualsIgnoreCase(name_a, FileName(b));

@@ -69,6 +69,11 @@ std::string ResolveBootPath(std::string_view prefix, std::string_view path,
 // and an ISO 9660 version suffix (";1").
 bool SameModuleName(std::string_view a, std::string_view b);
 
+// What SameModuleName compares: the file name (no folders, no ";1" version
+// suffix), lower-cased; "" when there is none. Two names are the same module
+// exactly when their keys are equal and not empty.
+std::string ModuleNameKey(std::string_view name);
+
 }  // namespace midwife::imagebuilder
 
 #endif  // MIDWIFE_IMAGEBUILDER_BOOT_CFG_MODULES_H_

@@ -158,7 +158,7 @@ bool BootService::NeedsBlockingPool(const HttpRequest& request) {
     std::lock_guard lock(mu_);
     auto it = manifests_.find(p[1]);
     if (it == manifests_.end()) return true;
-    const imagebuilder::ImageModule* module = imagebuilder::FindModule(*it->second, p[2]);
+    const imagebuilder::ImageModule* module = it->second->Find(p[2]);
     if (module == nullptr) return false;
     hex = module->digest.hex();
   }
@@ -283,8 +283,8 @@ absl::StatusOr<std::shared_ptr<const imagebuilder::ResolvedImage>> BootService::
   auto image = std::make_shared<const imagebuilder::ResolvedImage>(std::move(resolved));
   std::lock_guard lock(mu_);
   images_[ref_text] = image;
-  manifests_[image->digest.hex()] =
-      std::shared_ptr<const imagebuilder::ImageManifest>(image, &image->image);
+  manifests_[image->digest.hex()] = std::make_shared<const imagebuilder::ModuleIndex>(
+      std::shared_ptr<const imagebuilder::ImageManifest>(image, &image->image));
   return image;
 }
 
@@ -635,7 +635,7 @@ HttpResponse BootService::ImageModule(const std::string& manifest_hex, const std
                                       const HttpRequest& request) {
   if (!IsHex64(manifest_hex)) return TextResponse(400, "image digest must be 64 lower-case hex digits");
   // Shared, not copied: this runs for every module of every booting host.
-  std::shared_ptr<const imagebuilder::ImageManifest> manifest;
+  std::shared_ptr<const imagebuilder::ModuleIndex> manifest;
   {
     std::lock_guard lock(mu_);
     auto it = manifests_.find(manifest_hex);
@@ -647,11 +647,12 @@ HttpResponse BootService::ImageModule(const std::string& manifest_hex, const std
     auto read = repository_.ReadImage(*digest);
     if (absl::IsNotFound(read.status()) && options_.site != nullptr) read = options_.site->ReadImage(*digest);
     if (!read.ok()) return ErrorResponse(read.status());
-    manifest = std::make_shared<const imagebuilder::ImageManifest>(*std::move(read));
+    manifest = std::make_shared<const imagebuilder::ModuleIndex>(
+        std::make_shared<const imagebuilder::ImageManifest>(*std::move(read)));
     std::lock_guard lock(mu_);
     manifests_[manifest_hex] = manifest;
   }
-  const imagebuilder::ImageModule* module = imagebuilder::FindModule(*manifest, name);
+  const imagebuilder::ImageModule* module = manifest->Find(name);
   if (module == nullptr) return TextResponse(404, "image has no module " + name);
   return Blob(module->digest.hex(), request);
 }

@@ -20,6 +20,7 @@
 #include "bootserver/tftp/tftp_server.h"
 #include "imagebuilder/host_render.h"
 #include "imagebuilder/image_repository.h"
+#include "imagebuilder/module_index.h"
 #include "statestore/client.h"
 #include "statestore/host_registry_client.h"
 
@@ -251,7 +252,7 @@ class BootService {
   std::mutex mu_;
   std::map<std::string, HostBoot> boots_;                                  // by MAC
   std::map<std::string, std::shared_ptr<const imagebuilder::ResolvedImage>> images_;  // by ref
-  std::map<std::string, std::shared_ptr<const imagebuilder::ImageManifest>> manifests_;  // by digest hex
+  std::map<std::string, std::shared_ptr<const imagebuilder::ModuleIndex>> manifests_;  // by digest hex
   struct RenderedStateEntry {
     std::shared_ptr<const std::string> bytes;
     std::string etag;  // SHA-256 of bytes
