@@ -94,10 +94,16 @@ asio::awaitable<void> ReadHeader(beast::tcp_stream& stream, beast::flat_buffer& 
 // given back when its session ends (or never starts). Taken in the accept
 // loop, not when the session first runs on its own thread: otherwise a burst
 // of connections is accepted before any of them is counted.
+// The slot owns (a share of) the counter it decrements: GCC 12 destroys a
+// coroutine's parameters in the order they were declared, so a session's
+// slot outlived the `self` that kept the server's state alive (ASan: a
+// use-after-free when the last session ended after the server).
 class ConnectionSlot {
  public:
-  explicit ConnectionSlot(std::atomic<size_t>& open) : open_(&open) { ++*open_; }
-  ConnectionSlot(ConnectionSlot&& other) noexcept : open_(std::exchange(other.open_, nullptr)) {}
+  explicit ConnectionSlot(std::shared_ptr<std::atomic<size_t>> open) : open_(std::move(open)) {
+    ++*open_;
+  }
+  ConnectionSlot(ConnectionSlot&& other) noexcept = default;
   ConnectionSlot& operator=(ConnectionSlot&&) = delete;
   ConnectionSlot(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(const ConnectionSlot&) = delete;
@@ -106,7 +112,7 @@ class ConnectionSlot {
   }
 
  private:
-  std::atomic<size_t>* open_;
+  std::shared_ptr<std::atomic<size_t>> open_;
 };
 
 }  // namespace
@@ -194,8 +200,8 @@ asio::awaitable<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(strand, Session(self, std::move(socket), ConnectionSlot(connections)),
-                   asio::detached);
+    ConnectionSlot slot(std::shared_ptr<std::atomic<size_t>>(self, &connections));
+    asio::co_spawn(strand, Session(self, std::move(socket), std::move(slot)), asio::detached);
   }
 }
 

@@ -185,6 +185,12 @@ absl::Status RunBootServer(BootServerOptions options) {
     io.stop();
   });
   io.run();
+  // io.stop() left the stopped servers' aborted operations queued (the
+  // acceptor's pending accept among them, holding a socket of a worker
+  // context). Run them now: destroyed with `io`, after the worker contexts,
+  // they would touch a service that is gone (ASan, at every SIGTERM).
+  io.restart();
+  io.poll();
   if (follower) follower->Stop();
   workers.Stop();
   LogEvent("bootserver.stopped");
