@@ -107,6 +107,21 @@ class StoreChangeFollowerTest : public ::testing::Test {
   }
   std::string State() { return Get(absl::StrCat("/boot/", kMacDashed, "/state.tgz")); }
 
+  // The common start: the boot server on `boot_store`, following its change
+  // feed, and kMac assigned esxi@1 through `admin_store` (the same store, or
+  // another frontend of it). Returns the registry client used.
+  std::unique_ptr<statestore::HostRegistryClient> StartFollowingWithHostAssigned(
+      const StateStoreServer& boot_store, const StateStoreServer& admin_store) {
+    StartBootServer(boot_store);
+    if (::testing::Test::HasFatalFailure()) return nullptr;
+    EXPECT_TRUE(WaitForMetric("midwife_store_watch_connected", 1)) << boot_->Log();
+    auto registry = statestore::HostRegistryClient::Connect(admin_store.AdminClientOptions());
+    EXPECT_TRUE(registry.ok());
+    if (!registry.ok()) return nullptr;
+    EXPECT_TRUE((*registry)->Assign(kMac, "esxi@1").ok());
+    return *std::move(registry);
+  }
+
   // The value of one series on /metrics ("name" or "name{labels}"), 0 when
   // absent (a counter not yet counted).
   double Metric(const std::string& series) {
@@ -137,11 +152,8 @@ class StoreChangeFollowerTest : public ::testing::Test {
 TEST_F(StoreChangeFollowerTest, FallbackBootGetsTheBackupWrittenThroughAnotherClient) {
   StateStoreServer store(tmp_.File("data"));
   ASSERT_TRUE(store.Start()) << store.log();
-  ASSERT_NO_FATAL_FAILURE(StartBootServer(store));
-  ASSERT_TRUE(WaitForMetric("midwife_store_watch_connected", 1)) << boot_->Log();
-  auto registry = statestore::HostRegistryClient::Connect(store.AdminClientOptions());
-  ASSERT_TRUE(registry.ok());
-  ASSERT_TRUE((*registry)->Assign(kMac, "esxi@1").ok());
+  auto registry = StartFollowingWithHostAssigned(store, store);
+  ASSERT_FALSE(HasFailure());
   auto client = store.AdminClient();
   const std::string v1 = MakeEsxiStateTgz({{"etc/motd", "version one\n"}});
   const std::string v2 = MakeEsxiStateTgz({{"etc/motd", "version two\n"}});
@@ -174,11 +186,8 @@ TEST_F(StoreChangeFollowerTest, ReconnectsAndResyncCatchesABackupMadeWhileAway) 
   auto store = std::make_unique<StateStoreServer>(tmp_.File("data"));
   ASSERT_TRUE(store->Start()) << store->log();
   const std::string address = store->address();
-  ASSERT_NO_FATAL_FAILURE(StartBootServer(*store));
-  ASSERT_TRUE(WaitForMetric("midwife_store_watch_connected", 1)) << boot_->Log();
-  auto registry = statestore::HostRegistryClient::Connect(store->AdminClientOptions());
-  ASSERT_TRUE(registry.ok());
-  ASSERT_TRUE((*registry)->Assign(kMac, "esxi@1").ok());
+  auto registry = StartFollowingWithHostAssigned(*store, *store);
+  ASSERT_FALSE(HasFailure());
   const std::string v1 = MakeEsxiStateTgz({{"etc/motd", "before the outage\n"}});
   const std::string v2 = MakeEsxiStateTgz({{"etc/motd", "during the outage\n"}});
   ASSERT_TRUE(store->AdminClient()->Backup(kMac, v1).ok());
@@ -227,11 +236,8 @@ TEST_F(StoreChangeFollowerTest, BackupThroughAnotherEtcdFrontendReachesTheFallba
                                        cluster.EndpointsFlag(), "--etcd-timeout-ms", "2000"}));
     ASSERT_TRUE(frontends.back()->Start()) << frontends.back()->log();
   }
-  ASSERT_NO_FATAL_FAILURE(StartBootServer(*frontends[0]));
-  ASSERT_TRUE(WaitForMetric("midwife_store_watch_connected", 1)) << boot_->Log();
-  auto registry = statestore::HostRegistryClient::Connect(frontends[1]->AdminClientOptions());
-  ASSERT_TRUE(registry.ok());
-  ASSERT_TRUE((*registry)->Assign(kMac, "esxi@1").ok());
+  auto registry = StartFollowingWithHostAssigned(*frontends[0], *frontends[1]);
+  ASSERT_FALSE(HasFailure());
   auto other = frontends[1]->AdminClient();
   const std::string v1 = MakeEsxiStateTgz({{"etc/motd", "etcd one\n"}});
   const std::string v2 = MakeEsxiStateTgz({{"etc/motd", "etcd two\n"}});
@@ -254,11 +260,8 @@ TEST_F(StoreChangeFollowerTest, BackupThroughAnotherEtcdFrontendReachesTheFallba
 TEST_F(StoreChangeFollowerTest, DeletedHostIsNotBootedFromTheCache) {
   StateStoreServer store(tmp_.File("data"));
   ASSERT_TRUE(store.Start()) << store.log();
-  ASSERT_NO_FATAL_FAILURE(StartBootServer(store));
-  ASSERT_TRUE(WaitForMetric("midwife_store_watch_connected", 1)) << boot_->Log();
-  auto registry = statestore::HostRegistryClient::Connect(store.AdminClientOptions());
-  ASSERT_TRUE(registry.ok());
-  ASSERT_TRUE((*registry)->Assign(kMac, "esxi@1").ok());
+  auto registry = StartFollowingWithHostAssigned(store, store);
+  ASSERT_FALSE(HasFailure());
   auto client = store.AdminClient();
   const std::string state = MakeEsxiStateTgz({{"etc/motd", "secret\n"}});
   ASSERT_TRUE(client->Backup(kMac, state).ok());
@@ -283,11 +286,8 @@ TEST_F(StoreChangeFollowerTest, DeletedHostIsNotBootedFromTheCache) {
 TEST_F(StoreChangeFollowerTest, AssignmentChangeMarksTheCachedDecisionStale) {
   StateStoreServer store(tmp_.File("data"));
   ASSERT_TRUE(store.Start()) << store.log();
-  ASSERT_NO_FATAL_FAILURE(StartBootServer(store));
-  ASSERT_TRUE(WaitForMetric("midwife_store_watch_connected", 1)) << boot_->Log();
-  auto registry = statestore::HostRegistryClient::Connect(store.AdminClientOptions());
-  ASSERT_TRUE(registry.ok());
-  ASSERT_TRUE((*registry)->Assign(kMac, "esxi@1").ok());
+  auto registry = StartFollowingWithHostAssigned(store, store);
+  ASSERT_FALSE(HasFailure());
   // The first boot's own record change may come before its decision is
   // cached; the second's comes after the first's is.
   EXPECT_THAT(Script(), HasSubstr("esxi@1"));
@@ -296,7 +296,7 @@ TEST_F(StoreChangeFollowerTest, AssignmentChangeMarksTheCachedDecisionStale) {
       << boot_->Log();
   EXPECT_EQ(Metric("midwife_store_follow_ups_total{what=\"record\",result=\"stale\"}"), 0);
 
-  ASSERT_TRUE((*registry)->Assign(kMac, "esxi@2").ok());
+  ASSERT_TRUE(registry->Assign(kMac, "esxi@2").ok());
   ASSERT_TRUE(WaitForMetric("midwife_store_follow_ups_total{what=\"record\",result=\"stale\"}", 1))
       << boot_->Log();
   store.Kill9();
