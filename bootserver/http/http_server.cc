@@ -176,12 +176,16 @@ asio::awaitable<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
   auto executor = co_await asio::this_coro::executor;
   while (!stopping) {
     boost::system::error_code ec;
-    // One strand per connection: its reads, writes and Beast's timeout
-    // handler never run at once on the multi-threaded io_context.
-    auto strand =
-        asio::make_strand(options.session_executor ? options.session_executor() : executor);
+    // A connection's reads, writes and Beast's timeout handler must never
+    // run at once. On one of the daemon's single-threaded io_contexts they
+    // cannot, and a strand would only add a queue hand-off to every
+    // completion; on the acceptor's own io_context, which several threads
+    // may run, each connection gets a strand.
+    asio::any_io_executor session = options.session_executor
+                                        ? options.session_executor()
+                                        : asio::any_io_executor(asio::make_strand(executor));
     tcp::socket socket =
-        co_await acceptor.async_accept(strand, asio::redirect_error(asio::use_awaitable, ec));
+        co_await acceptor.async_accept(session, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (stopping || ec == asio::error::operation_aborted) co_return;
       ++counters.accept_errors;
@@ -201,7 +205,7 @@ asio::awaitable<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
     }
     socket.set_option(tcp::no_delay(true), ec);
     ConnectionSlot slot(std::shared_ptr<std::atomic<size_t>>(self, &connections));
-    asio::co_spawn(strand, Session(self, std::move(socket), std::move(slot)), asio::detached);
+    asio::co_spawn(session, Session(self, std::move(socket), std::move(slot)), asio::detached);
   }
 }
 

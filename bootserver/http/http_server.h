@@ -32,9 +32,11 @@ struct HttpServerOptions {
   std::chrono::seconds io_timeout{30};
   // Threads for handlers that may block (state store round trips).
   int blocking_threads = 8;
-  // Where each connection runs; empty: the acceptor's io_context. The daemon
-  // spreads connections over single-threaded io_contexts, one per core, as
-  // nginx spreads them over workers: no thread wake-ups inside a request.
+  // Where each connection runs; empty: a strand of the acceptor's
+  // io_context. The daemon spreads connections over single-threaded
+  // io_contexts, one per core, as nginx spreads them over workers: no thread
+  // wake-ups inside a request. REQUIRES: each executor returned is run by one
+  // thread only (sessions on it get no strand).
   std::function<boost::asio::any_io_executor()> session_executor;
 };
 
