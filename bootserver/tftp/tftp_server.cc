@@ -65,11 +65,9 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   Transfer(std::shared_ptr<TftpServer::Shared> server, udp::endpoint client, TftpFile file,
            tftp::NegotiatedOptions negotiated, std::string path)
       : server_(std::move(server)),
-        strand_(asio::make_strand(server_->options.transfer_executor
-                                      ? server_->options.transfer_executor()
-                                      : asio::any_io_executor(server_->io.get_executor()))),
-        socket_(strand_),
-        timer_(strand_),
+        executor_(TransferExecutor(*server_)),
+        socket_(executor_),
+        timer_(executor_),
         client_(std::move(client)),
         file_(std::move(file)),
         negotiated_(std::move(negotiated)),
@@ -92,7 +90,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
       return;
     }
     ++server_->counters.transfers_started;
-    asio::dispatch(strand_, [self = shared_from_this()] {
+    asio::dispatch(executor_, [self = shared_from_this()] {
       self->Act(self->machine_.Start(Clock::now()));
       self->Receive();
     });
@@ -230,7 +228,17 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
   }
 
   std::shared_ptr<TftpServer::Shared> server_;
-  asio::strand<asio::any_io_executor> strand_;
+  // A transfer's handlers (its socket's and its timer's) must never run at
+  // once. On one of the daemon's single-threaded io_contexts they cannot,
+  // and a strand would only add a queue hand-off to every packet; on the
+  // server's own io_context, which several threads may run, each transfer
+  // gets a strand.
+  static asio::any_io_executor TransferExecutor(const TftpServer::Shared& server) {
+    if (server.options.transfer_executor) return server.options.transfer_executor();
+    return asio::make_strand(server.io.get_executor());
+  }
+
+  asio::any_io_executor executor_;
   udp::socket socket_;
   asio::steady_timer timer_;
   udp::endpoint client_;

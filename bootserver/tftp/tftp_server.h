@@ -41,7 +41,8 @@ struct TftpServerOptions {
   // Where each transfer runs; empty: the server's io_context. A lock-step
   // transfer is fastest when its ACKs are handled on the thread that sent
   // the block, so the daemon gives each thread its own io_context and
-  // spreads transfers over them.
+  // spreads transfers over them. REQUIRES: each executor returned is run by
+  // one thread only (transfers on it get no strand).
   std::function<boost::asio::any_io_executor()> transfer_executor;
 };
 
