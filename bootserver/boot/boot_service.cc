@@ -376,7 +376,7 @@ absl::StatusOr<BootService::HostBoot> BootService::LastBoot(const MacAddress& ma
 
 std::string BootService::KnownStateSha256(const MacAddress& mac) {
   std::lock_guard lock(mu_);
-  for (const char* suffix : {".tgz", ".cpio"}) {
+  for (const char* suffix : {kTgz, kCpio}) {
     auto it = newest_state_.find(mac.ToString() + suffix);
     if (it != newest_state_.end() && states_.count(it->second) > 0) {
       return it->second.substr(0, it->second.size() - std::string_view(suffix).size());
@@ -490,7 +490,7 @@ HttpResponse BootService::HostBootCfg(const MacAddress& mac, const std::string& 
 absl::StatusOr<std::shared_ptr<const std::string>> BootService::RenderedState(const MacAddress& mac,
                                                                               bool cpio,
                                                                               std::string* etag) {
-  const std::string suffix = cpio ? ".cpio" : ".tgz";
+  const std::string suffix = cpio ? kCpio : kTgz;
   // Within a boot, the state its decision named (and, the first time, its
   // bytes): no store round trip.
   absl::StatusOr<v1::VersionInfo> stat = absl::NotFoundError(

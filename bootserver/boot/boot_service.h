@@ -238,6 +238,11 @@ class BootService {
   void RunBirthHook(const MacAddress& mac, const std::string& address, const std::string& image,
                     bool ok);
 
+  // The two renderings of a host's state, as the suffix of their keys in
+  // newest_state_ and states_ (ESXi's state.tgz, Linux's cpio overlay).
+  static constexpr char kTgz[] = ".tgz";
+  static constexpr char kCpio[] = ".cpio";
+
   BootServiceOptions options_;
   imagebuilder::ImageRepository& repository_;
   statestore::StateStoreClient& store_;

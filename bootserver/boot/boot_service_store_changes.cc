@@ -12,9 +12,6 @@ namespace {
 
 namespace v1 = ::midwife::statestore::v1;
 
-constexpr char kTgz[] = ".tgz";
-constexpr char kCpio[] = ".cpio";
-
 const char* KindName(v1::Change::Kind kind) {
   switch (kind) {
     case v1::Change::HEAD:

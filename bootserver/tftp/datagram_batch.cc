@@ -47,16 +47,23 @@ size_t SegmentRun(std::span<const TwoPartDatagram> datagrams) {
   return n;
 }
 
+// Header and payload of each datagram, in order: two iovecs a datagram.
+// REQUIRES: datagrams.size() <= kBatch.
+void GatherParts(std::span<const TwoPartDatagram> datagrams, std::array<iovec, 2 * kBatch>& parts) {
+  for (size_t i = 0; i < datagrams.size(); ++i) {
+    parts[2 * i] = {const_cast<char*>(datagrams[i].header.data()), datagrams[i].header.size()};
+    parts[2 * i + 1] = {const_cast<char*>(datagrams[i].payload.data()),
+                        datagrams[i].payload.size()};
+  }
+}
+
 // One sendmsg of `run` as a single buffer the kernel cuts into datagrams of
 // the first one's size (UDP generic segmentation offload): the stack is
 // walked once for the run, not once a datagram.
 ssize_t SendSegmented(int fd, const sockaddr* peer, socklen_t peer_length,
                       std::span<const TwoPartDatagram> run) {
   std::array<iovec, 2 * kBatch> parts;
-  for (size_t i = 0; i < run.size(); ++i) {
-    parts[2 * i] = {const_cast<char*>(run[i].header.data()), run[i].header.size()};
-    parts[2 * i + 1] = {const_cast<char*>(run[i].payload.data()), run[i].payload.size()};
-  }
+  GatherParts(run, parts);
   msghdr m{};
   m.msg_name = const_cast<sockaddr*>(peer);
   m.msg_namelen = peer_length;
@@ -87,11 +94,9 @@ int SendEach(int fd, const sockaddr* peer, socklen_t peer_length,
   while (!datagrams.empty()) {
     const size_t n = std::min(datagrams.size(), kBatch);
     std::array<iovec, 2 * kBatch> parts;
+    GatherParts(datagrams.first(n), parts);
     std::array<mmsghdr, kBatch> messages{};
     for (size_t i = 0; i < n; ++i) {
-      parts[2 * i] = {const_cast<char*>(datagrams[i].header.data()), datagrams[i].header.size()};
-      parts[2 * i + 1] = {const_cast<char*>(datagrams[i].payload.data()),
-                          datagrams[i].payload.size()};
       msghdr& m = messages[i].msg_hdr;
       m.msg_name = const_cast<sockaddr*>(peer);
       m.msg_namelen = peer_length;
