@@ -19,16 +19,13 @@ namespace {
 constexpr std::chrono::minutes kMaxHashWait{5};
 constexpr size_t kReadBytes = 1 << 20;
 
-int64_t Nanoseconds(const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
-
 }  // namespace
 
 bool BlobVerifier::IsVerified(const imagebuilder::BlobDigest& digest,
                               const std::string& path) const {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return false;
-  const Identity identity{st.st_dev, st.st_ino, st.st_size, Nanoseconds(st.st_mtim),
-                          Nanoseconds(st.st_ctim)};
+  const FileIdentity identity = FileIdentity::Of(st);
   std::lock_guard lock(mu_);
   auto it = verified_.find(digest.hex());
   return it != verified_.end() && it->second == identity;
@@ -40,8 +37,11 @@ absl::Status BlobVerifier::Check(const imagebuilder::BlobDigest& digest, int fd,
   if (::fstat(fd, &st) != 0) {
     return absl::InternalError(absl::StrCat("cannot stat ", path, ": ", std::strerror(errno)));
   }
-  const Identity identity{st.st_dev, st.st_ino, st.st_size, Nanoseconds(st.st_mtim),
-                          Nanoseconds(st.st_ctim)};
+  return Check(digest, fd, path, FileIdentity::Of(st));
+}
+
+absl::Status BlobVerifier::Check(const imagebuilder::BlobDigest& digest, int fd,
+                                 const std::string& path, const FileIdentity& identity) {
   auto known = [&] {
     std::lock_guard lock(mu_);
     auto it = verified_.find(digest.hex());
@@ -60,7 +60,7 @@ absl::Status BlobVerifier::Check(const imagebuilder::BlobDigest& digest, int fd,
 }
 
 absl::Status BlobVerifier::Hash(const imagebuilder::BlobDigest& digest, int fd,
-                                const std::string& path, const Identity& identity) {
+                                const std::string& path, const FileIdentity& identity) {
   Sha256 hash;
   std::vector<char> buffer(kReadBytes);
   off_t offset = 0;

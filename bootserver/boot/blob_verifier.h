@@ -24,6 +24,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "bootserver/boot/file_identity.h"
 #include "bootserver/boot/single_flight.h"
 #include "imagebuilder/blob_digest.h"
 
@@ -35,6 +36,9 @@ class BlobVerifier {
   // bytes of `digest`; DATA_LOSS naming the path and both digests when not.
   // The file's read offset is left alone (pread).
   absl::Status Check(const imagebuilder::BlobDigest& digest, int fd, const std::string& path);
+  // The same for a file whose identity the caller has just read (fstat).
+  absl::Status Check(const imagebuilder::BlobDigest& digest, int fd, const std::string& path,
+                     const FileIdentity& identity);
 
   // True when `digest` was verified and the file at `path` is still the one
   // verified: serving it costs no hashing (used to keep first serves, which
@@ -45,19 +49,11 @@ class BlobVerifier {
   uint64_t corrupt() const { return corrupt_; }
 
  private:
-  struct Identity {
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = 0;
-    int64_t mtime_ns = 0;
-    int64_t ctime_ns = 0;
-    bool operator==(const Identity&) const = default;
-  };
   absl::Status Hash(const imagebuilder::BlobDigest& digest, int fd, const std::string& path,
-                    const Identity& identity);
+                    const FileIdentity& identity);
 
   mutable std::mutex mu_;
-  std::map<std::string, Identity> verified_;  // by digest hex
+  std::map<std::string, FileIdentity> verified_;  // by digest hex
   SingleFlight flights_;
   std::atomic<uint64_t> hashed_bytes_{0};
   std::atomic<uint64_t> corrupt_{0};

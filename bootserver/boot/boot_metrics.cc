@@ -14,11 +14,11 @@ void BootMetrics::Histogram::Add(double seconds) {
 }
 
 void BootMetrics::Observe(const std::string& route, int status, double seconds, uint64_t bytes,
-                          double cpu_seconds) {
+                          std::optional<double> cpu_seconds) {
   std::lock_guard lock(mu_);
   ++requests_[{route, status}];
   bytes_[route] += bytes;
-  cpu_seconds_[route] += cpu_seconds;
+  if (cpu_seconds) cpu_seconds_[route] += *cpu_seconds;
   latency_[route].Add(seconds);
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace midwife::bootserver {
@@ -18,10 +19,11 @@ class BootMetrics {
                                                       0.05,   0.1,   0.25,   0.5,   1.0,  5.0};
 
   // One request of `route` ("boot.ipxe", "boot.cfg", "module", ...): its
-  // latency, and the CPU its handler used on its thread (rendering, cache
-  // lookups; not the zero-copy send of a body, which the kernel does later).
+  // latency, and, when measured, the CPU its handler used on its thread
+  // (rendering, cache lookups; not the zero-copy send of a body, which the
+  // kernel does later). Routes never measured have no CPU counter.
   void Observe(const std::string& route, int status, double seconds, uint64_t bytes,
-               double cpu_seconds = 0);
+               std::optional<double> cpu_seconds = std::nullopt);
   // A boot phase of one host (proxydhcp, tftp, script, bootcfg, modules,
   // state, report) and how long it took since the previous phase.
   void ObservePhase(const std::string& phase, double seconds);

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <random>
 #include <thread>
 #include <vector>
@@ -147,30 +149,6 @@ bool BootService::MayBlock(const HttpRequest& request) {
   return request.path.starts_with("/boot/") || request.path.starts_with("/hosts/");
 }
 
-bool BootService::NeedsBlockingPool(const HttpRequest& request) {
-  if (MayBlock(request)) return true;
-  // Of the blob routes, only a first serve (which hashes the blob) and a pull
-  // from the upstream leave the I/O threads.
-  const std::vector<std::string> p = Split(request.path);
-  if (p.size() != 3 || (p[0] != "images" && p[0] != "blobs")) return false;
-  std::string hex = p[2];
-  if (p[0] == "images") {
-    std::lock_guard lock(mu_);
-    auto it = manifests_.find(p[1]);
-    if (it == manifests_.end()) return true;
-    const imagebuilder::ImageModule* module = it->second->Find(p[2]);
-    if (module == nullptr) return false;
-    hex = module->digest.hex();
-  }
-  auto digest = BlobDigest::FromHex(hex);
-  if (!digest.ok()) return false;
-  const std::string local = repository_.BlobPath(*digest);
-  if (verifier_.IsVerified(*digest, local)) return false;
-  if (options_.site == nullptr || ::access(local.c_str(), F_OK) == 0) return true;
-  auto cached = options_.site->blobs().Find(*digest);
-  return !cached.ok() || !verifier_.IsVerified(*digest, cached->path);
-}
-
 namespace {
 double ThreadCpuSeconds() {
   timespec ts{};
@@ -179,18 +157,34 @@ double ThreadCpuSeconds() {
 }
 }  // namespace
 
+std::optional<HttpResponse> BootService::TryHandleHttp(const HttpRequest& request) {
+  if (MayBlock(request)) return std::nullopt;
+  return Respond(request, /*may_block=*/false);
+}
+
 HttpResponse BootService::HandleHttp(const HttpRequest& request) {
+  return *Respond(request, /*may_block=*/true);
+}
+
+std::optional<HttpResponse> BootService::Respond(const HttpRequest& request, bool may_block) {
   auto start = std::chrono::steady_clock::now();
-  const double cpu_start = ThreadCpuSeconds();
+  // A thread's CPU clock is a system call, not a vDSO read: it is read for
+  // the per-host routes, whose CPU the storm bench weighs, and not for each
+  // of a hundred modules per host.
+  const bool per_host = MayBlock(request);
+  const double cpu_start = per_host ? ThreadCpuSeconds() : 0;
   std::string route = "other";
-  HttpResponse response = Route(request, route);
+  std::optional<HttpResponse> response = Route(request, route, may_block);
+  if (!response) return std::nullopt;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  metrics_.Observe(route, response.status, seconds, response.head_only ? 0 : response.ContentLength(),
-                   ThreadCpuSeconds() - cpu_start);
+  metrics_.Observe(route, response->status, seconds,
+                   response->head_only ? 0 : response->ContentLength(),
+                   per_host ? std::optional<double>(ThreadCpuSeconds() - cpu_start) : std::nullopt);
   return response;
 }
 
-HttpResponse BootService::Route(const HttpRequest& request, std::string& route) {
+std::optional<HttpResponse> BootService::Route(const HttpRequest& request, std::string& route,
+                                               bool may_block) {
   const std::vector<std::string> p = Split(request.path);
   const bool read = request.method == "GET" || request.method == "HEAD";
   if (request.path == "/healthz") {
@@ -249,16 +243,17 @@ HttpResponse BootService::Route(const HttpRequest& request, std::string& route) 
   if (read && p.size() == 3 && p[0] == "images" && p[2] == "manifest" &&
       p[1].find('@') != std::string::npos) {
     route = "manifest";
+    if (!may_block) return std::nullopt;  // Rare (site servers) and may read from disk.
     return ImageManifestByRef(p[1], request);
   }
   if (read && p.size() == 3 && p[0] == "images") {
     route = "module";
     if (std::string host = MacAt(request.remote_address); !host.empty()) NotePhase(host, "modules");
-    return ImageModule(p[1], p[2], request);
+    return ImageModule(p[1], p[2], request, may_block);
   }
   if (read && p.size() == 3 && p[0] == "blobs" && p[1] == "sha256") {
     route = "blob";
-    return Blob(p[2], request);
+    return Blob(p[2], request, may_block);
   }
   if (read && p.size() == 1 && (p[0] == "undionly.kpxe" || p[0] == "ipxe.efi" || p[0] == "snponly.efi")) {
     route = "ipxe";
@@ -631,8 +626,9 @@ HttpResponse BootService::UploadState(const MacAddress& mac, const HttpRequest& 
               "text/plain", kNoStore);
 }
 
-HttpResponse BootService::ImageModule(const std::string& manifest_hex, const std::string& name,
-                                      const HttpRequest& request) {
+std::optional<HttpResponse> BootService::ImageModule(const std::string& manifest_hex,
+                                                     const std::string& name,
+                                                     const HttpRequest& request, bool may_block) {
   if (!IsHex64(manifest_hex)) return TextResponse(400, "image digest must be 64 lower-case hex digits");
   // Shared, not copied: this runs for every module of every booting host.
   std::shared_ptr<const imagebuilder::ModuleIndex> manifest;
@@ -642,6 +638,7 @@ HttpResponse BootService::ImageModule(const std::string& manifest_hex, const std
     if (it != manifests_.end()) manifest = it->second;
   }
   if (manifest == nullptr) {
+    if (!may_block) return std::nullopt;  // A read from disk or the upstream.
     auto digest = BlobDigest::FromHex(manifest_hex);
     if (!digest.ok()) return ErrorResponse(digest.status());
     auto read = repository_.ReadImage(*digest);
@@ -654,36 +651,59 @@ HttpResponse BootService::ImageModule(const std::string& manifest_hex, const std
   }
   const imagebuilder::ImageModule* module = manifest->Find(name);
   if (module == nullptr) return TextResponse(404, "image has no module " + name);
-  return Blob(module->digest.hex(), request);
+  return Blob(module->digest.hex(), request, may_block);
 }
 
-HttpResponse BootService::Blob(const std::string& hex, const HttpRequest& request) {
+std::optional<HttpResponse> BootService::Blob(const std::string& hex, const HttpRequest& request,
+                                              bool may_block) {
   auto digest = BlobDigest::FromHex(hex);
   if (!digest.ok()) return TextResponse(400, std::string(digest.status().message()));
+  std::shared_ptr<const OpenBlobCache::Blob> blob = open_blobs_.Find(*digest);
+  if (blob == nullptr) {
+    if (!may_block) return std::nullopt;
+    auto opened = OpenBlob(*digest);
+    if (!opened.ok()) return ErrorResponse(opened.status());
+    blob = *std::move(opened);
+  }
   HttpResource resource;
-  std::string path = repository_.BlobPath(*digest);
-  auto file = OpenForSending(path, &resource.file_size);
-  if (!file.ok() && options_.site != nullptr) {
-    auto cached = options_.site->blobs().Get(*digest);  // pulled through from upstream
-    if (!cached.ok()) return ErrorResponse(cached.status());
-    resource.file_size = cached->size;
-    file = cached->file;
-    path = cached->path;
-  }
-  if (!file.ok()) return TextResponse(404, "no blob sha256:" + hex);
-  if (absl::Status verified = verifier_.Check(*digest, (*file)->fd(), path); !verified.ok()) {
-    return ErrorResponse(verified);
-  }
-  resource.file = *std::move(file);
+  resource.file = blob->file;
+  resource.file_size = blob->size;
   resource.etag = "sha256:" + hex;
   resource.cache_control = kImmutable;
   return ServeResource(request, std::move(resource));
 }
 
+absl::StatusOr<std::shared_ptr<const OpenBlobCache::Blob>> BootService::OpenBlob(
+    const BlobDigest& digest) {
+  OpenBlobCache::Blob blob;
+  blob.path = repository_.BlobPath(digest);
+  auto file = OpenForSending(blob.path, &blob.size);
+  // A site server's blobs from its pull-through cache are not kept open
+  // here: that cache must see every serve to keep the blobs in use.
+  const bool from_site = !file.ok() && options_.site != nullptr;
+  if (from_site) {
+    ASSIGN_OR_RETURN(CachedBlob cached, options_.site->blobs().Get(digest));
+    blob.size = cached.size;
+    blob.path = cached.path;
+    file = cached.file;
+  }
+  if (!file.ok()) return absl::NotFoundError("no blob " + digest.ToString());
+  blob.file = *std::move(file);
+  struct stat st {};
+  if (::fstat(blob.file->fd(), &st) != 0) {
+    return absl::InternalError(absl::StrCat("cannot stat ", blob.path, ": ", std::strerror(errno)));
+  }
+  blob.identity = FileIdentity::Of(st);
+  RETURN_IF_ERROR(verifier_.Check(digest, blob.file->fd(), blob.path, blob.identity));
+  auto shared = std::make_shared<const OpenBlobCache::Blob>(blob);
+  if (!from_site) open_blobs_.Insert(digest, std::move(blob));
+  return shared;
+}
+
 HttpResponse BootService::ImageManifestByRef(const std::string& ref, const HttpRequest& request) {
   auto image = ResolveImage(ref);
   if (!image.ok()) return ErrorResponse(image.status());
-  return Blob((*image)->digest.hex(), request);
+  return *Blob((*image)->digest.hex(), request, /*may_block=*/true);
 }
 
 HttpResponse BootService::IpxeBinary(const std::string& name, const HttpRequest& request) {

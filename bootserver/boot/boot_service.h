@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "bootserver/boot/blob_verifier.h"
 #include "bootserver/boot/boot_metrics.h"
+#include "bootserver/boot/open_blob_cache.h"
 #include "bootserver/boot/site_cache.h"
 #include "bootserver/http/http_message.h"
 #include "bootserver/tftp/tftp_server.h"
@@ -116,11 +117,15 @@ class BootService {
   // Waits (bounded by the hook timeout) for birth hooks still running.
   ~BootService();
 
+  // Answers `request` if that needs no waiting, as on an I/O thread:
+  // nullopt when it may wait on the state store (MayBlock), or would open a
+  // blob not served lately (which hashes it on its first serve, or pulls it
+  // from the upstream) or read an image manifest from disk. HandleHttp
+  // answers those, off the I/O threads.
+  std::optional<HttpResponse> TryHandleHttp(const HttpRequest& request);
   HttpResponse HandleHttp(const HttpRequest& request);
   // Requests that may wait on the state store.
   static bool MayBlock(const HttpRequest& request);
-  // MayBlock, or a blob this site server would have to pull from upstream.
-  bool NeedsBlockingPool(const HttpRequest& request);
   absl::StatusOr<TftpFile> ResolveTftp(const std::string& path, const std::string& client_ip);
   // Remembers which MAC an address belongs to (from ProxyDHCP), so the TFTP
   // name "boot.cfg" can be answered by client address.
@@ -190,7 +195,10 @@ class BootService {
     std::string stale_reason;
   };
 
-  HttpResponse Route(const HttpRequest& request, std::string& route);
+  // HandleHttp (`may_block`) or TryHandleHttp, timed and counted.
+  std::optional<HttpResponse> Respond(const HttpRequest& request, bool may_block);
+  // nullopt only when !may_block and answering would wait.
+  std::optional<HttpResponse> Route(const HttpRequest& request, std::string& route, bool may_block);
   HttpResponse BootScript(const MacAddress& mac, const HttpRequest& request);
   // boot.cfg for `mac` asked from `address`. Over TFTP (`may_start`) a
   // request outside any boot window starts a boot; over HTTP it is refused.
@@ -199,9 +207,14 @@ class BootService {
   HttpResponse UploadState(const MacAddress& mac, const HttpRequest& request);
   // PERMISSION_DENIED unless the request carries `mac`'s own token.
   absl::Status CheckHostToken(const MacAddress& mac, const HttpRequest& request);
-  HttpResponse ImageModule(const std::string& manifest_hex, const std::string& name,
-                           const HttpRequest& request);
-  HttpResponse Blob(const std::string& hex, const HttpRequest& request);
+  std::optional<HttpResponse> ImageModule(const std::string& manifest_hex, const std::string& name,
+                                          const HttpRequest& request, bool may_block);
+  std::optional<HttpResponse> Blob(const std::string& hex, const HttpRequest& request,
+                                   bool may_block);
+  // Opens blob `digest` from the repository, or else the site cache (pulling
+  // it from the upstream), and verifies it (hashing it on its first serve).
+  absl::StatusOr<std::shared_ptr<const OpenBlobCache::Blob>> OpenBlob(
+      const imagebuilder::BlobDigest& digest);
   // GET /images/<name>@<version>/manifest: the image's OCI manifest blob,
   // ETag "sha256:<manifest hex>"; what a site server pulls an image by.
   HttpResponse ImageManifestByRef(const std::string& ref, const HttpRequest& request);
@@ -249,6 +262,7 @@ class BootService {
   statestore::HostRegistryClient& registry_;
   BootMetrics metrics_;
   BlobVerifier verifier_;  // every blob served, hashed once per file identity
+  OpenBlobCache open_blobs_;  // the repository's blobs served lately, verified
   std::function<std::string()> extra_metrics_;
   std::mutex hooks_mu_;
   std::condition_variable hooks_done_;

@@ -1,6 +1,7 @@
 #include "bootserver/http/http_request_adapter.h"
 
 #include <cctype>
+#include <utility>
 
 namespace midwife::bootserver {
 namespace {
@@ -57,6 +58,15 @@ HttpRequest ToHttpRequest(
   }
   r.body = in.body();
   r.remote_address = remote;
+  return r;
+}
+
+HttpRequest ToHttpRequest(boost::beast::http::request<boost::beast::http::string_body>&& in,
+                          const std::string& remote) {
+  std::string body = std::move(in.body());
+  in.body().clear();
+  HttpRequest r = ToHttpRequest(std::as_const(in), remote);
+  r.body = std::move(body);
   return r;
 }
 

@@ -26,6 +26,9 @@ std::string PercentDecode(std::string_view s);
 HttpRequest ToHttpRequest(
     const boost::beast::http::request<boost::beast::http::string_body>& in,
     const std::string& remote);
+// The same, moving the body out of `in` instead of copying it.
+HttpRequest ToHttpRequest(boost::beast::http::request<boost::beast::http::string_body>&& in,
+                          const std::string& remote);
 
 }  // namespace midwife::bootserver
 

@@ -3,6 +3,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <array>
 #include <boost/asio/co_spawn.hpp>
@@ -10,14 +12,17 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http.hpp>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "bootserver/http/http_request_adapter.h"
+#include "bootserver/http/http_response_head.h"
 #include "bootserver/listen_address.h"
 #include "core/log.h"
 
@@ -29,16 +34,19 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+// Connections run on concrete io_context executors, not any_io_executor:
+// the type-erased executor's copies and property queries showed in the
+// profile of every request.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                         asio::wait_traits<std::chrono::steady_clock>, Executor>;
+template <typename T>
+using Task = asio::awaitable<T, Executor>;
+constexpr asio::use_awaitable_t<Executor> kUseTask;
+
 using RequestParser = http::request_parser<http::string_body>;
 
-// Reads a request's header into `parser`: header_limit (431) once it holds
-// more than `max_bytes` in all. Beast's own header_limit bounds only the part
-// of the header not yet parsed (Boost 1.74 forgets the fields it has parsed),
-// so a client sending many small fields a few at a time could grow a header
-// without end; here every byte the parser takes is counted. Beast's bound
-// stays set too: it keeps one unparsed field from growing past `max_bytes`.
-// The same errors as http::async_read otherwise (end_of_stream when the
-// client closed between requests).
 // After answering and half-closing, reads and drops what the client still
 // sends until it closes, goes quiet for kLingerIdle, or kLingerTotal has
 // passed. Closing a socket with unread bytes makes the kernel send a reset,
@@ -48,21 +56,139 @@ using RequestParser = http::request_parser<http::string_body>;
 constexpr auto kLingerIdle = std::chrono::seconds(2);
 constexpr auto kLingerTotal = std::chrono::seconds(10);
 
-asio::awaitable<void> Linger(beast::tcp_stream& stream) {
-  const auto until = std::chrono::steady_clock::now() + kLingerTotal;
-  std::array<char, 16 * 1024> scratch;
-  boost::system::error_code ec;
-  while (!ec && std::chrono::steady_clock::now() < until) {
-    stream.expires_after(std::min<std::chrono::steady_clock::duration>(
-        kLingerIdle, until - std::chrono::steady_clock::now()));
-    co_await stream.async_read_some(asio::buffer(scratch),
-                                    asio::redirect_error(asio::use_awaitable, ec));
+// A connection and its deadline. A watchdog (Watch) closes the socket once
+// the deadline passes unmoved, which ends whatever operation the session was
+// waiting in. Moving the deadline is a store: one timer wait per timeout
+// period, not a timer armed and cancelled around every read and write.
+struct Connection {
+  explicit Connection(Socket s) : socket(std::move(s)), watchdog(socket.get_executor()) {}
+
+  void ExpireAfter(std::chrono::steady_clock::duration d) {
+    deadline = std::chrono::steady_clock::now() + d;
+    // Earlier than the watchdog's wake-up: wake it to wait for this one.
+    if (deadline < armed) watchdog.cancel();
+  }
+
+  Socket socket;
+  Timer watchdog;
+  std::chrono::steady_clock::time_point deadline{};
+  std::chrono::steady_clock::time_point armed = std::chrono::steady_clock::time_point::max();
+  bool timed_out = false;
+  bool done = false;  // The session ended: the watchdog stops.
+};
+
+// While a handler runs on the blocking pool, the client is not the one
+// keeping the connection waiting: no deadline, in effect.
+constexpr auto kNoDeadline = std::chrono::hours(24);
+
+Task<void> Watch(std::shared_ptr<Connection> c) {
+  while (!c->done) {
+    c->armed = c->deadline;
+    c->watchdog.expires_at(c->armed);
+    boost::system::error_code ec;
+    co_await c->watchdog.async_wait(asio::redirect_error(kUseTask, ec));
+    if (c->done) co_return;
+    if (std::chrono::steady_clock::now() >= c->deadline) {
+      c->timed_out = true;
+      c->socket.close(ec);
+      co_return;
+    }
   }
 }
 
-asio::awaitable<void> ReadHeader(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                 RequestParser& parser, size_t max_bytes,
-                                 boost::system::error_code& ec) {
+// Waits until the socket can take more bytes, within `timeout`.
+Task<bool> WaitWritable(Connection& c, std::chrono::steady_clock::duration timeout) {
+  boost::system::error_code ec;
+  c.ExpireAfter(timeout);
+  co_await c.socket.async_wait(tcp::socket::wait_write, asio::redirect_error(kUseTask, ec));
+  co_return !ec && !c.timed_out;
+}
+
+// Writes all of `buffers` with `flags` (MSG_MORE: more follows at once),
+// straight from this thread while the socket takes them and waiting only
+// when it is full: an answer that fits in the socket buffer costs one
+// system call and no trip through the scheduler.
+Task<bool> SendAll(Connection& c, std::array<iovec, 2> buffers, int flags,
+                   std::chrono::steady_clock::duration timeout) {
+  msghdr message{};
+  message.msg_iov = buffers.data();
+  message.msg_iovlen = buffers.size();
+  while (message.msg_iovlen > 0) {
+    if (message.msg_iov->iov_len == 0) {
+      ++message.msg_iov;
+      --message.msg_iovlen;
+      continue;
+    }
+    const ssize_t n = ::sendmsg(c.socket.native_handle(), &message, flags | MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      if (!co_await WaitWritable(c, timeout)) co_return false;
+      continue;
+    }
+    if (n < 0) co_return false;
+    size_t left = static_cast<size_t>(n);
+    while (left > 0) {
+      const size_t taken = std::min(left, message.msg_iov->iov_len);
+      message.msg_iov->iov_base = static_cast<char*>(message.msg_iov->iov_base) + taken;
+      message.msg_iov->iov_len -= taken;
+      left -= taken;
+      if (message.msg_iov->iov_len == 0) {
+        ++message.msg_iov;
+        --message.msg_iovlen;
+      }
+    }
+  }
+  co_return true;
+}
+
+// sendfile(2) from the page cache straight to the socket; waits for the
+// socket to drain instead of blocking an I/O thread.
+Task<bool> SendFile(Connection& c, const FileRange& range,
+                    std::chrono::steady_clock::duration timeout) {
+  off_t offset = static_cast<off_t>(range.offset);
+  uint64_t remaining = range.length;
+  while (remaining > 0) {
+    ssize_t n = ::sendfile(c.socket.native_handle(), range.file->fd(), &offset,
+                           std::min<uint64_t>(remaining, 1 << 30));
+    if (n > 0) {
+      remaining -= static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      if (!co_await WaitWritable(c, timeout)) co_return false;
+      continue;
+    }
+    co_return false;  // The file shrank or the peer is gone.
+  }
+  co_return true;
+}
+
+iovec Iovec(std::string_view bytes) {
+  return iovec{const_cast<char*>(bytes.data()), bytes.size()};
+}
+
+Task<void> Linger(Connection& c) {
+  const auto until = std::chrono::steady_clock::now() + kLingerTotal;
+  std::array<char, 16 * 1024> scratch;
+  boost::system::error_code ec;
+  while (!ec && !c.timed_out && std::chrono::steady_clock::now() < until) {
+    c.ExpireAfter(std::min<std::chrono::steady_clock::duration>(
+        kLingerIdle, until - std::chrono::steady_clock::now()));
+    co_await c.socket.async_read_some(asio::buffer(scratch), asio::redirect_error(kUseTask, ec));
+  }
+}
+
+// Reads a request's header into `parser`: header_limit (431) once it holds
+// more than `max_bytes` in all. Beast's own header_limit bounds only the part
+// of the header not yet parsed (Boost 1.74 forgets the fields it has parsed),
+// so a client sending many small fields a few at a time could grow a header
+// without end; here every byte the parser takes is counted. Beast's bound
+// stays set too: it keeps one unparsed field from growing past `max_bytes`.
+// The same errors as http::async_read otherwise (end_of_stream when the
+// client closed between requests).
+Task<void> ReadHeader(Connection& c, beast::flat_buffer& buffer, RequestParser& parser,
+                      size_t max_bytes, boost::system::error_code& ec) {
   size_t parsed = 0;
   for (;;) {
     if (buffer.size() > 0) {
@@ -75,7 +201,7 @@ asio::awaitable<void> ReadHeader(beast::tcp_stream& stream, beast::flat_buffer& 
     }
     auto space = buffer.prepare(beast::read_size(buffer, 65536));
     const size_t n =
-        co_await stream.async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
+        co_await c.socket.async_read_some(space, asio::redirect_error(kUseTask, ec));
     buffer.commit(n);
     if (ec == asio::error::eof) {
       if (!parser.got_some()) {
@@ -132,10 +258,10 @@ struct HttpServer::Shared {
         acceptor(io),
         blocking_pool(static_cast<size_t>(std::max(1, options.blocking_threads))) {}
 
-  asio::awaitable<void> Accept(std::shared_ptr<Shared> self);
-  asio::awaitable<void> Session(std::shared_ptr<Shared> self, tcp::socket socket,
-                                ConnectionSlot slot);
-  asio::awaitable<bool> SendFile(beast::tcp_stream& stream, const FileRange& range);
+  Task<void> Accept(std::shared_ptr<Shared> self);
+  Task<void> Session(std::shared_ptr<Shared> self, Socket socket, ConnectionSlot slot);
+  Task<HttpResponse> Answer(Connection& c, const HttpRequest& request);
+  Task<bool> Send(Connection& c, HttpResponse& response, bool keep_alive);
 };
 
 HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, HttpHandlers handlers)
@@ -159,7 +285,7 @@ absl::Status HttpServer::Start() {
                                                ": ", ec.message()));
   }
   port_ = acceptor.local_endpoint().port();
-  asio::co_spawn(io_, shared_->Accept(shared_), asio::detached);
+  asio::co_spawn(io_.get_executor(), shared_->Accept(shared_), asio::detached);
   return absl::OkStatus();
 }
 
@@ -172,28 +298,21 @@ void HttpServer::Stop() {
   shared_->blocking_pool.join();
 }
 
-asio::awaitable<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
-  auto executor = co_await asio::this_coro::executor;
+Task<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
+  const Executor executor = co_await asio::this_coro::executor;
   while (!stopping) {
     boost::system::error_code ec;
-    // A connection's reads, writes and Beast's timeout handler must never
-    // run at once. On one of the daemon's single-threaded io_contexts they
-    // cannot, and a strand would only add a queue hand-off to every
-    // completion; on the acceptor's own io_context, which several threads
-    // may run, each connection gets a strand.
-    asio::any_io_executor session = options.session_executor
-                                        ? options.session_executor()
-                                        : asio::any_io_executor(asio::make_strand(executor));
-    tcp::socket socket =
-        co_await acceptor.async_accept(session, asio::redirect_error(asio::use_awaitable, ec));
+    const Executor session = options.session_executor ? options.session_executor() : executor;
+    Socket socket =
+        co_await acceptor.async_accept(session, asio::redirect_error(kUseTask, ec));
     if (ec) {
       if (stopping || ec == asio::error::operation_aborted) co_return;
       ++counters.accept_errors;
       if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
           ec == asio::error::no_memory ||
           ec == boost::system::errc::too_many_files_open_in_system) {
-        asio::steady_timer pause(executor, kAcceptPause);
-        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        Timer pause(executor, kAcceptPause);
+        co_await pause.async_wait(asio::redirect_error(kUseTask, ec));
       }
       continue;  // A connection aborted before its accept, and the like.
     }
@@ -209,49 +328,47 @@ asio::awaitable<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
   }
 }
 
-namespace {
-void SetCork(tcp::socket& socket, bool on) {
-  const int value = on ? 1 : 0;
-  ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
-}
-}  // namespace
-
-// sendfile(2) from the page cache straight to the socket; waits for the
-// socket to drain instead of blocking an I/O thread.
-asio::awaitable<bool> HttpServer::Shared::SendFile(beast::tcp_stream& stream,
-                                                   const FileRange& range) {
-  tcp::socket& socket = stream.socket();
-  // Setting it costs an ioctl each time; a keep-alive connection needs one.
-  if (!socket.non_blocking()) socket.non_blocking(true);
-  off_t offset = static_cast<off_t>(range.offset);
-  uint64_t remaining = range.length;
-  while (remaining > 0) {
-    ssize_t n = ::sendfile(socket.native_handle(), range.file->fd(), &offset,
-                           std::min<uint64_t>(remaining, 1 << 30));
-    if (n > 0) {
-      remaining -= static_cast<uint64_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
-      boost::system::error_code ec;
-      stream.expires_after(options.io_timeout);
-      co_await socket.async_wait(tcp::socket::wait_write,
-                                 asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return false;
-      continue;
-    }
-    co_return false;  // The file shrank or the peer is gone.
+Task<HttpResponse> HttpServer::Shared::Answer(Connection& c, const HttpRequest& request) {
+  if (!handlers.try_handle) co_return handlers.handle(request);
+  if (std::optional<HttpResponse> at_once = handlers.try_handle(request)) {
+    co_return *std::move(at_once);
   }
-  co_return true;
+  // Run on the blocking pool, so a slow store never stalls I/O. (A co_await
+  // of post(pool) would not do: its completion runs on the coroutine's own
+  // executor, so the handler would block the I/O thread after all.) The
+  // coroutine resumes on its I/O thread.
+  c.ExpireAfter(kNoDeadline);
+  HttpResponse response = co_await asio::co_spawn(
+      blocking_pool,
+      [&]() -> asio::awaitable<HttpResponse> { co_return handlers.handle(request); }, kUseTask);
+  c.ExpireAfter(options.io_timeout);
+  co_return response;
 }
 
-asio::awaitable<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_ptr<Shared> self,
-                                                  tcp::socket socket,
-                                                  [[maybe_unused]] ConnectionSlot slot) {
+Task<bool> HttpServer::Shared::Send(Connection& c, HttpResponse& response, bool keep_alive) {
+  const std::string head = SerializeResponseHead(response, keep_alive);
+  if (response.file && !response.head_only) {
+    // The head goes corked (MSG_MORE, as nginx's tcp_nopush) so it leaves in
+    // the same segment as the file's first bytes: a small module costs the
+    // client one wake-up, not two. sendfile's last bytes uncork it.
+    const int more = response.file->length > 0 ? MSG_MORE : 0;
+    co_return co_await SendAll(c, {Iovec(head), iovec{}}, more, options.io_timeout) &&
+        co_await SendFile(c, *response.file, options.io_timeout);
+  }
+  const std::string_view body = response.head_only ? std::string_view() : response.body;
+  co_return co_await SendAll(c, {Iovec(head), Iovec(body)}, 0, options.io_timeout);
+}
+
+Task<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_ptr<Shared> self,
+                                       Socket socket, [[maybe_unused]] ConnectionSlot slot) {
   boost::system::error_code ec;
   std::string remote = socket.remote_endpoint(ec).address().to_string();
-  beast::tcp_stream stream(std::move(socket));
+  // The answers are written with plain system calls (SendAll, SendFile),
+  // which need the descriptor non-blocking; set once per connection.
+  socket.non_blocking(true, ec);
+  auto c = std::make_shared<Connection>(std::move(socket));
+  c->ExpireAfter(options.io_timeout);
+  asio::co_spawn(c->socket.get_executor(), Watch(c), asio::detached);
   beast::flat_buffer buffer;
   // Set once a response went out on a connection this server then closes:
   // the client may still be sending (a refused body, a pipelined request).
@@ -260,14 +377,13 @@ asio::awaitable<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_p
     RequestParser parser;
     parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
     parser.body_limit(options.max_body_bytes);
-    stream.expires_after(options.io_timeout);
-    co_await ReadHeader(stream, buffer, parser, options.max_header_bytes, ec);
+    c->ExpireAfter(options.io_timeout);
+    co_await ReadHeader(*c, buffer, parser, options.max_header_bytes, ec);
     // The body (a declared Content-Length over body_limit failed above).
     if (!ec && !parser.is_done()) {
-      co_await http::async_read(stream, buffer, parser,
-                                asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_read(c->socket, buffer, parser, asio::redirect_error(kUseTask, ec));
     }
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout) break;
+    if (c->timed_out || ec == http::error::end_of_stream) break;
     HttpResponse response;
     bool keep_alive = false;
     if (ec == http::error::header_limit) {
@@ -282,65 +398,23 @@ asio::awaitable<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_p
         break;
       response = TextResponse(400, "malformed HTTP request: " + ec.message());
     } else {
-      const auto& message = parser.get();
+      auto& message = parser.get();
       keep_alive = message.keep_alive();
-      HttpRequest request = ToHttpRequest(message, remote);
-      if (handlers.is_blocking && handlers.is_blocking(request)) {
-        // Run on the blocking pool, so a slow store never stalls I/O. (A
-        // co_await of post(pool) would not do: its completion runs on the
-        // coroutine's own executor, so the handler would block the I/O
-        // thread after all.) The coroutine resumes on its I/O thread.
-        response = co_await asio::co_spawn(
-            blocking_pool,
-            [&]() -> asio::awaitable<HttpResponse> { co_return handlers.handle(request); },
-            asio::use_awaitable);
-      } else {
-        response = handlers.handle(request);
-      }
+      const HttpRequest request = ToHttpRequest(std::move(message), remote);
+      response = co_await Answer(*c, request);
     }
-    http::response<http::string_body> out;
-    out.version(11);
-    out.result(static_cast<http::status>(response.status));
-    for (const auto& [name, value] : response.headers) out.set(name, value);
-    out.set(http::field::server, "midwife");
-    out.keep_alive(keep_alive);
-    stream.expires_after(options.io_timeout);
-    if (response.file && !response.head_only) {
-      http::response<http::empty_body> header{out.result(), 11};
-      header.base() = out.base();
-      header.content_length(response.file->length);
-      http::response_serializer<http::empty_body> serializer(header);
-      // Corked (as nginx's tcp_nopush), the header leaves in the same segment
-      // as the file's first bytes: a small module costs the client one
-      // wake-up, not two.
-      SetCork(stream.socket(), true);
-      co_await http::async_write_header(stream, serializer,
-                                        asio::redirect_error(asio::use_awaitable, ec));
-      const bool sent = !ec && co_await SendFile(stream, *response.file);
-      SetCork(stream.socket(), false);
-      if (!sent) break;
-    } else {
-      const uint64_t length = response.ContentLength();
-      if (!response.head_only) out.body() = std::move(response.body);
-      out.content_length(length);
-      if (response.head_only) {
-        http::response<http::empty_body> header{out.result(), 11};
-        header.base() = out.base();
-        http::response_serializer<http::empty_body> serializer(header);
-        co_await http::async_write_header(stream, serializer,
-                                          asio::redirect_error(asio::use_awaitable, ec));
-      } else {
-        co_await http::async_write(stream, out, asio::redirect_error(asio::use_awaitable, ec));
-      }
-      if (ec) break;
-    }
+    if (!co_await Send(*c, response, keep_alive)) break;
     if (!keep_alive) {
       linger = true;
       break;
     }
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  if (linger && !ec) co_await Linger(stream);
+  if (!c->timed_out) {
+    c->socket.shutdown(tcp::socket::shutdown_send, ec);
+    if (linger && !ec) co_await Linger(*c);
+  }
+  c->done = true;
+  c->watchdog.cancel();
 }
 
 }  // namespace midwife::bootserver

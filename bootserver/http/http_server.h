@@ -2,13 +2,13 @@
 #define MIDWIFE_BOOTSERVER_HTTP_HTTP_SERVER_H_
 
 #include <atomic>
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -32,12 +32,13 @@ struct HttpServerOptions {
   std::chrono::seconds io_timeout{30};
   // Threads for handlers that may block (state store round trips).
   int blocking_threads = 8;
-  // Where each connection runs; empty: a strand of the acceptor's
-  // io_context. The daemon spreads connections over single-threaded
-  // io_contexts, one per core, as nginx spreads them over workers: no thread
-  // wake-ups inside a request. REQUIRES: each executor returned is run by one
-  // thread only (sessions on it get no strand).
-  std::function<boost::asio::any_io_executor()> session_executor;
+  // Where each connection runs; empty: the acceptor's io_context. The
+  // daemon spreads connections over single-threaded io_contexts, one per
+  // core, as nginx spreads them over workers: no thread wake-ups inside a
+  // request. REQUIRES: each io_context a connection runs on (this one's, or
+  // the acceptor's) is run by one thread only: a connection's operations
+  // take no strand.
+  std::function<boost::asio::io_context::executor_type()> session_executor;
 };
 
 struct HttpCounters {
@@ -48,16 +49,20 @@ struct HttpCounters {
   std::atomic<uint64_t> accept_errors{0};
 };
 
-// Handlers run on the I/O threads unless `is_blocking` says the request may
-// wait on something slow; those run on a separate pool. Both must be
+// `try_handle`, when set, runs first, on the connection's I/O thread: it
+// answers, or declines (nullopt) a request whose answer may wait on
+// something slow (a store round trip, a first read of a file). `handle`
+// answers what it declined, on a separate pool of threads; without a
+// try_handle, `handle` answers everything on the I/O thread. Both must be
 // thread-safe.
 struct HttpHandlers {
   std::function<HttpResponse(const HttpRequest&)> handle;
-  std::function<bool(const HttpRequest&)> is_blocking;
+  std::function<std::optional<HttpResponse>(const HttpRequest&)> try_handle;
 };
 
-// HTTP/1.1 on Boost.Asio and Beast: keep-alive, request size limits,
-// timeouts, and file bodies sent with sendfile(2) (no copy through user space).
+// HTTP/1.1 on Boost.Asio, parsing requests with Beast: keep-alive, request
+// size limits, timeouts, and file bodies sent with sendfile(2) (no copy
+// through user space).
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, HttpServerOptions options, HttpHandlers handlers);

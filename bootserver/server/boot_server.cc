@@ -83,7 +83,7 @@ absl::Status RunBootServer(BootServerOptions options) {
   std::unique_ptr<BootService> service;
   HttpServer http_server(io, http_options,
                          {[&](const HttpRequest& r) { return service->HandleHttp(r); },
-                          [&](const HttpRequest& r) { return service->NeedsBlockingPool(r); }});
+                          [&](const HttpRequest& r) { return service->TryHandleHttp(r); }});
   RETURN_IF_ERROR(http_server.Start());
   std::string advertise = options.advertise.empty() ? http.host : options.advertise;
   if (advertise == "0.0.0.0" || advertise.empty()) {

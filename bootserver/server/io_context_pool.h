@@ -6,7 +6,6 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -29,7 +28,7 @@ class IoContextPool {
   IoContextPool& operator=(const IoContextPool&) = delete;
 
   // Thread-safe.
-  boost::asio::any_io_executor Next() {
+  boost::asio::io_context::executor_type Next() {
     return contexts_[next_++ % contexts_.size()]->get_executor();
   }
 

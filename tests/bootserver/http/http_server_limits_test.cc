@@ -1,9 +1,11 @@
-// The HTTP server's size bounds against a real HttpServer on a loopback port,
-// spoken to over plain sockets so the test controls every byte: headers over
-// the bound get 431, a body declared over the bound gets 413 before any of
-// it is sent, connections over the cap are closed while the others keep
-// being served.
+// The HTTP server's size and time bounds against a real HttpServer on a
+// loopback port, spoken to over plain sockets so the test controls every
+// byte: headers over the bound get 431, a body declared over the bound gets
+// 413 before any of it is sent, connections over the cap are closed while
+// the others keep being served, and a client that stops sending or reading
+// is let go after the I/O timeout.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -16,6 +18,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +30,7 @@
 #include "bootserver/http/http_server.h"
 #include "bootserver/server/io_context_pool.h"
 #include "core/unique_fd.h"
+#include "tests/support/child_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -34,6 +38,7 @@ namespace midwife::bootserver {
 namespace {
 
 using ::testing::HasSubstr;
+using ::midwife::testing::TempDir;
 
 // What came back on a connection: a status and body, or nothing (the server
 // closed or reset the connection without answering).
@@ -130,14 +135,15 @@ class HttpServerLimitsTest : public ::testing::Test {
     options.address = "127.0.0.1";
     options.port = 0;
     options.session_executor = [this] { return workers_.Next(); };
+    // "/slow" is declined on the I/O thread and answered on the blocking
+    // pool, as the boot service does with requests that wait on the store.
     server_ = std::make_unique<HttpServer>(
         io_, options,
-        HttpHandlers{[this](const HttpRequest& r) {
-                       ++handled_;
-                       largest_body_ = std::max(largest_body_.load(), r.body.size());
-                       return TextResponse(200, absl::StrCat("got ", r.body.size(), " bytes"));
-                     },
-                     nullptr});
+        HttpHandlers{[this](const HttpRequest& r) { return Handle(r); },
+                     [this](const HttpRequest& r) -> std::optional<HttpResponse> {
+                       if (r.path == "/slow") return std::nullopt;
+                       return Handle(r);
+                     }});
     ASSERT_TRUE(server_->Start().ok());
     io_thread_ = std::thread([this] { io_.run(); });
   }
@@ -152,6 +158,25 @@ class HttpServerLimitsTest : public ::testing::Test {
   }
   uint16_t port() const { return server_->port(); }
 
+  // "/big": the file big_file_ names, sent with sendfile; "/slow": 200 after
+  // slow_handler_; anything else: 200 with the size of the body it was given.
+  HttpResponse Handle(const HttpRequest& r) {
+    ++handled_;
+    if (r.path == "/big") {
+      const int fd = ::open(big_file_.c_str(), O_RDONLY | O_CLOEXEC);
+      EXPECT_GE(fd, 0) << big_file_;
+      HttpResponse response;
+      response.file = FileRange{std::make_shared<OpenFile>(fd), 0, big_file_bytes_};
+      return response;
+    }
+    if (r.path == "/slow") {
+      std::this_thread::sleep_for(slow_handler_);
+      return TextResponse(200, "slow");
+    }
+    largest_body_ = std::max(largest_body_.load(), r.body.size());
+    return TextResponse(200, absl::StrCat("got ", r.body.size(), " bytes"));
+  }
+
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
       boost::asio::make_work_guard(io_)};
@@ -160,6 +185,9 @@ class HttpServerLimitsTest : public ::testing::Test {
   std::thread io_thread_;
   std::atomic<int> handled_{0};
   std::atomic<size_t> largest_body_{0};
+  std::string big_file_;
+  uint64_t big_file_bytes_ = 0;
+  std::chrono::milliseconds slow_handler_{0};
 };
 
 TEST_F(HttpServerLimitsTest, DefaultBoundsAreTheDocumentedOnes) {
@@ -350,6 +378,84 @@ TEST_F(HttpServerLimitsTest, OutOfDescriptorsTheAcceptorPausesInsteadOfSpinningA
       << "the acceptor spun";
   // With descriptors back, the queued connection is accepted and answered.
   EXPECT_EQ(ReadReply(client.get()).status, 200);
+}
+
+}  // namespace
+}  // namespace midwife::bootserver
+
+namespace midwife::bootserver {
+namespace {
+
+// Waits for the server to end the connection; the seconds it took.
+double SecondsUntilClosed(int fd) {
+  const auto start = std::chrono::steady_clock::now();
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n > 0) continue;
+    EXPECT_FALSE(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) << "not closed within 10 s";
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+}
+
+TEST_F(HttpServerLimitsTest, AClientThatSendsNothingOrHalfAHeaderIsClosedAfterTheIoTimeout) {
+  HttpServerOptions options;
+  options.io_timeout = std::chrono::seconds(1);
+  StartServer(options);
+  UniqueFd silent = Connect(port());
+  UniqueFd half = Connect(port());
+  ASSERT_TRUE(SendAll(half.get(), "GET /ping HTTP/1.1\r\nHost: te"));
+  UniqueFd idle = Connect(port());  // Silent after one answered request.
+  EXPECT_EQ(Exchange(idle.get(), Get()).status, 200);
+  for (int fd : {silent.get(), half.get(), idle.get()}) {
+    const double seconds = SecondsUntilClosed(fd);
+    EXPECT_LT(seconds, 5.0);
+  }
+  EXPECT_EQ(handled_.load(), 1);
+}
+
+// The wait for a full socket buffer to drain has the same bound as a read:
+// a host that stops reading a module does not hold its connection forever.
+TEST_F(HttpServerLimitsTest, AClientThatStopsReadingAFileIsDroppedAfterTheIoTimeout) {
+  TempDir tmp;
+  big_file_ = tmp.File("big");
+  big_file_bytes_ = 64 << 20;  // Far more than the loopback socket buffers hold.
+  ASSERT_EQ(::truncate((std::ofstream(big_file_), big_file_).c_str(),
+                       static_cast<off_t>(big_file_bytes_)), 0);
+  HttpServerOptions options;
+  options.io_timeout = std::chrono::seconds(1);
+  StartServer(options);
+  UniqueFd fd = Connect(port());
+  ASSERT_TRUE(SendAll(fd.get(), "GET /big HTTP/1.1\r\nHost: test\r\n\r\n"));
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // Not reading.
+  uint64_t received = 0;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      EXPECT_FALSE(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) << "still open after 10 s";
+      break;
+    }
+    received += static_cast<uint64_t>(n);
+  }
+  EXPECT_GT(received, 0u);
+  EXPECT_LT(received, big_file_bytes_) << "the server waited for the client to read it all";
+}
+
+// The I/O timeout bounds the client, not the server: a handler that waits
+// longer on the state store still gets its answer out.
+TEST_F(HttpServerLimitsTest, AHandlerSlowerThanTheIoTimeoutStillAnswers) {
+  HttpServerOptions options;
+  options.io_timeout = std::chrono::seconds(1);
+  slow_handler_ = std::chrono::milliseconds(1800);
+  StartServer(options);
+  UniqueFd fd = Connect(port());
+  const Reply slow = Exchange(fd.get(), "GET /slow HTTP/1.1\r\nHost: test\r\n\r\n");
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(slow.body, "slow\n");
+  EXPECT_EQ(Exchange(fd.get(), Get()).status, 200);  // and the connection goes on
 }
 
 }  // namespace
