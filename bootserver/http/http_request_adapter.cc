@@ -16,6 +16,7 @@ int HexValue(char c) {
 }  // namespace
 
 std::string PercentDecode(std::string_view s) {
+  if (s.find('%') == std::string_view::npos) return std::string(s);  // Most paths.
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {

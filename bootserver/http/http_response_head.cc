@@ -1,5 +1,6 @@
 #include "bootserver/http/http_response_head.h"
 
+#include <algorithm>
 #include <boost/beast/http/status.hpp>
 #include <string_view>
 
@@ -8,7 +9,10 @@
 namespace midwife::bootserver {
 namespace {
 
-bool SplitsTheHead(std::string_view text) { return text.find_first_of("\r\n") != text.npos; }
+// (Not find_first_of: that is a two-byte memchr per character.)
+bool SplitsTheHead(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) { return c == '\r' || c == '\n'; });
+}
 
 }  // namespace
 
