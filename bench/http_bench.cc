@@ -9,12 +9,19 @@
 //                                     opens blobs
 //   GET /boot/<mac-dashed>/boot.cfg   RenderHostBootCfg per request (about
 //                                     2 KiB), as the boot service does
+//   GET /module.bin                   a 10 KiB file kept open between
+//                                     requests (OpenBlobCache), as the boot
+//                                     service serves an image's modules
 // nginx (worker_processes = --threads, sendfile on, access_log off) serves the
 // same blob.bin and, for any /boot/<mac>/boot.cfg, the same rendered boot.cfg
 // as a static file.
 //
 // Clients: the blob is fetched by a small blocking client here (one thread
-// per connection, keep-alive, 1 MiB reads); boot.cfg by wrk with --latency.
+// per connection, keep-alive, 1 MiB reads); boot.cfg and module.bin by wrk
+// with --latency. For module.bin each server's CPU time per request is
+// printed too (utime + stime of the midwife child, of nginx's workers): a
+// storm asks for about a hundred modules per host, so that is what a storm's
+// server CPU is mostly made of.
 // Bodies are checked byte-exact (SHA-256) against both servers first.
 //
 //   build/bin/http_bench [--blob-mib 100] [--runs 3] [--threads 2]
@@ -41,6 +48,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <latch>
 #include <memory>
 #include <optional>
@@ -51,8 +59,10 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bootserver/boot/open_blob_cache.h"
 #include "bootserver/http/http_resource.h"
 #include "bootserver/http/http_server.h"
+#include "core/file_io.h"
 #include "core/mac_address.h"
 #include "core/sha256.h"
 #include "imagebuilder/host_render.h"
@@ -144,8 +154,32 @@ midwife::imagebuilder::HostBootContext BenchHost(const MacAddress& mac) {
 
 int ServeMidwife(const std::string& root, int threads, const std::string& port_file) {
   const auto image = BenchImage();
+  midwife::bootserver::OpenBlobCache open_blobs;
+  const auto module_digest = midwife::imagebuilder::BlobDigest::Of("module.bin");
   midwife::bootserver::HttpHandlers handlers;
-  handlers.handle = [&image, root](const HttpRequest& request) -> HttpResponse {
+  handlers.handle = [&image, &open_blobs, &module_digest, root](const HttpRequest& request) -> HttpResponse {
+    if (request.path == "/module.bin") {
+      auto blob = open_blobs.Find(module_digest);
+      if (blob == nullptr) {
+        midwife::bootserver::OpenBlobCache::Blob opened;
+        opened.path = root + "/module.bin";
+        int fd = ::open(opened.path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return midwife::bootserver::TextResponse(404, "no module");
+        opened.file = std::make_shared<OpenFile>(fd);
+        struct stat st {};
+        ::fstat(fd, &st);
+        opened.size = static_cast<uint64_t>(st.st_size);
+        opened.identity = midwife::bootserver::FileIdentity::Of(st);
+        open_blobs.Insert(module_digest, opened);
+        blob = std::make_shared<const midwife::bootserver::OpenBlobCache::Blob>(std::move(opened));
+      }
+      HttpResource resource;
+      resource.file = blob->file;
+      resource.file_size = blob->size;
+      resource.etag = "sha256:module";
+      resource.cache_control = "public, max-age=31536000, immutable";
+      return midwife::bootserver::ServeResource(request, std::move(resource));
+    }
     if (request.path == "/blob.bin") {
       int fd = ::open((root + "/blob.bin").c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) return midwife::bootserver::TextResponse(404, "no blob");
@@ -333,6 +367,7 @@ double BlobThroughput(uint16_t port, int conns, double seconds, int* errors) {
 
 struct WrkResult {
   double rps = 0;
+  double requests = 0;  // completed
   double p50_ms = 0, p99_ms = 0;
   long errors = 0;
   std::string raw;
@@ -353,6 +388,7 @@ WrkResult RunWrk(const Settings& s, uint16_t port, const std::string& path) {
   w.raw = r.out;
   std::smatch m;
   if (std::regex_search(r.out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) w.rps = std::stod(m[1]);
+  if (std::regex_search(r.out, m, std::regex(R"(([0-9]+) requests in )"))) w.requests = std::stod(m[1]);
   if (std::regex_search(r.out, m, std::regex(R"(\n\s+50%\s+([0-9.]+)(us|ms|s|m))")))
     w.p50_ms = ToMs(std::stod(m[1]), m[2]);
   if (std::regex_search(r.out, m, std::regex(R"(\n\s+99%\s+([0-9.]+)(us|ms|s|m))")))
@@ -388,6 +424,27 @@ std::vector<pid_t> Children(pid_t pid) {
 long NginxKb(pid_t master, const std::string& key) {
   long total = std::max(0L, StatusKb(master, key));
   for (pid_t worker : Children(master)) total += std::max(0L, StatusKb(worker, key));
+  return total;
+}
+
+// utime + stime of a process, seconds.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = text.rfind(')');  // The command name may hold spaces.
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; fields >> field && i <= 15; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double NginxCpuSeconds(pid_t master) {
+  double total = CpuSeconds(master);
+  for (pid_t worker : Children(master)) total += CpuSeconds(worker);
   return total;
 }
 
@@ -459,6 +516,12 @@ int Run(const Settings& s) {
   const std::string boot_cfg =
       midwife::imagebuilder::RenderHostBootCfg(BenchImage(), BenchHost(*MacAddress::Parse(kMac)));
   std::ofstream(root.File("boot.cfg"), std::ios::binary) << boot_cfg;
+  {
+    std::string module(10 * 1024, '\0');
+    for (size_t i = 0; i < module.size(); ++i) module[i] = static_cast<char>((i * 2654435761u) >> 13);
+    std::ofstream(root.File("module.bin"), std::ios::binary) << module;
+  }
+  ::chmod(root.File("module.bin").c_str(), 0644);
   ::chmod(root.File("blob.bin").c_str(), 0644);
   ::chmod(root.File("boot.cfg").c_str(), 0644);
 
@@ -510,11 +573,13 @@ int Run(const Settings& s) {
   for (auto [name, port] : {std::pair<const char*, uint16_t>{"midwife", mw_port}, {"nginx", nginx_port}}) {
     auto b = Get(port, "/blob.bin");
     auto c = Get(port, cfg_path);
+    auto m = Get(port, "/module.bin");
     bool blob_ok = b && b->status == 200 && Sha256Hex(b->body) == blob_sha;
     bool cfg_ok = c && c->status == 200 && c->body == boot_cfg;
-    std::printf("  %-8s blob.bin %s, boot.cfg %s\n", name, blob_ok ? "sha256 ok" : "WRONG",
-                cfg_ok ? "identical" : "WRONG");
-    exact = exact && blob_ok && cfg_ok;
+    bool module_ok = m && m->status == 200 && m->body == *midwife::ReadFile(root.File("module.bin"));
+    std::printf("  %-8s blob.bin %s, boot.cfg %s, module.bin %s\n", name, blob_ok ? "sha256 ok" : "WRONG",
+                cfg_ok ? "identical" : "WRONG", module_ok ? "identical" : "WRONG");
+    exact = exact && blob_ok && cfg_ok && module_ok;
   }
   std::printf("  boot.cfg is %zu bytes\n\n", boot_cfg.size());
 
@@ -550,6 +615,21 @@ int Run(const Settings& s) {
   }
   const long cfg_hwm = StatusKb(midwife.pid(), "VmHWM");
 
+  // Small modules: requests/s and server CPU per request.
+  std::vector<double> mw_mod_rps, ng_mod_rps, mw_mod_cpu, ng_mod_cpu;
+  for (int run = 0; run < s.runs; ++run) {
+    double cpu = CpuSeconds(midwife.pid());
+    WrkResult m = RunWrk(s, mw_port, "/module.bin");
+    mw_mod_cpu.push_back(m.requests > 0 ? (CpuSeconds(midwife.pid()) - cpu) / m.requests * 1e6 : 0);
+    cpu = NginxCpuSeconds(nginx.pid());
+    WrkResult n = RunWrk(s, nginx_port, "/module.bin");
+    ng_mod_cpu.push_back(n.requests > 0 ? (NginxCpuSeconds(nginx.pid()) - cpu) / n.requests * 1e6 : 0);
+    if (m.rps == 0 || n.rps == 0) std::fprintf(stderr, "wrk output:\n%s\n%s\n", m.raw.c_str(), n.raw.c_str());
+    mw_mod_rps.push_back(m.rps);
+    ng_mod_rps.push_back(n.rps);
+    cfg_errors += m.errors + n.errors;
+  }
+
   const std::string blob_label = std::to_string(s.blob_bytes >> 20) + " MiB blob";
   std::printf("%-40s %12s %12s %8s %8s\n", "", "midwife", "nginx", "ratio", "goal");
   std::printf("%-40s %12.2f %12.2f %8s %8s\n",
@@ -564,6 +644,11 @@ int Run(const Settings& s) {
               Ratio(Median(mw_p50), Median(ng_p50)).c_str());
   std::printf("%-40s %12.2f %12.2f %8s %8s\n", "  p99 latency (ms)", Median(mw_p99), Median(ng_p99),
               Ratio(Median(mw_p99), Median(ng_p99)).c_str(), "<=2x");
+  const std::string module_label = "10 KiB module, " + std::to_string(s.cfg_conns) + " keep-alive conns";
+  std::printf("%-40s %12.0f %12.0f %8s\n", (module_label + " (req/s)").c_str(), Median(mw_mod_rps),
+              Median(ng_mod_rps), Ratio(Median(mw_mod_rps), Median(ng_mod_rps)).c_str());
+  std::printf("%-40s %12.1f %12.1f %8s\n", "  server CPU per request (us)", Median(mw_mod_cpu),
+              Median(ng_mod_cpu), Ratio(Median(mw_mod_cpu), Median(ng_mod_cpu)).c_str());
   std::printf("\nmidwife peak RSS (VmHWM): %ld KiB during the blob runs, %ld KiB during the boot.cfg runs\n",
               blob_hwm, cfg_hwm);
   std::printf("nginx peak RSS (master + workers, VmHWM summed): %ld KiB\n", nginx_hwm);
