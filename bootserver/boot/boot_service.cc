@@ -618,6 +618,16 @@ HttpResponse BootService::UploadState(const MacAddress& mac, const HttpRequest& 
     }
     if (!absl::Base64Unescape(compact, &body)) return TextResponse(400, "body is not valid base64");
   }
+  // Its HEAD change may come before the store's answer: see ApplyStoreChange.
+  const std::pair<std::string, std::string> upload{mac.ToString(), Sha256Hex(body)};
+  {
+    std::lock_guard lock(mu_);
+    uploads_in_flight_.insert(upload);
+  }
+  absl::Cleanup landed = [&] {
+    std::lock_guard lock(mu_);
+    uploads_in_flight_.erase(uploads_in_flight_.find(upload));
+  };
   auto stored = store_.Backup(mac.ToString(), body);
   if (!stored.ok()) return ErrorResponse(stored.status());
   KeepUploadedState(mac, body, stored->version());

@@ -307,6 +307,9 @@ class BootService {
   // BeginBoots under way, boot_id -> MAC asked for: the record changes they
   // make are not news.
   std::map<std::string, std::string> boot_ids_in_flight_;
+  // State uploads through this server under way, (MAC, SHA-256 of the
+  // archive): the HEAD change of one needs no fetch, its bytes are here.
+  std::multiset<std::pair<std::string, std::string>> uploads_in_flight_;
   // Primary MAC -> the other MACs (aliases) a cached boot was asked for under.
   std::map<std::string, std::set<std::string>> aliases_booted_;
   struct BootProgress {

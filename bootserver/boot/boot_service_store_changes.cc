@@ -94,6 +94,9 @@ std::vector<StoreFollowUp> BootService::ApplyStoreChange(const v1::Change& chang
         head.set_sha256(change.newest_sha256());
         boot->second.state_archive.reset();
       }
+      // An upload through this server whose answer is still on its way:
+      // KeepUploadedState renders it from its bytes in a moment.
+      if (uploads_in_flight_.count({mac, change.newest_sha256()}) > 0) break;
       // A host that fetched no state here yet gets the ESXi one its boot.cfg
       // names.
       if (!fetch.tgz && !fetch.cpio) fetch.tgz = true;
