@@ -1,5 +1,7 @@
 #include "statestore/change_hub.h"
 
+#include <algorithm>
+
 #include "core/log.h"
 #include "proto/statestore_records.pb.h"
 #include "statestore/key_layout.h"
@@ -11,6 +13,19 @@ v1::Change Resync() {
   v1::Change change;
   change.set_kind(v1::Change::RESYNC);
   return change;
+}
+
+// A host record as a watcher gets it (v1::Change.host_record): what tells
+// whether a decision made at its last boot still stands, and no more; the
+// stream carries one per change of every host.
+v1::HostRecord WatchedRecord(v1::HostRecord record) {
+  record.clear_last_decision();
+  auto* events = record.mutable_events();
+  const int64_t last_boot = record.last_seen_unix_ms();
+  events->erase(std::remove_if(events->begin(), events->end(),
+                               [&](const v1::HostEvent& e) { return e.unix_ms() <= last_boot; }),
+                events->end());
+  return record;
 }
 
 }  // namespace
@@ -50,6 +65,12 @@ std::optional<v1::Change> ChangeHub::ToChange(const std::string& key,
   if (key.starts_with(keys::kHostEntryPrefix)) {
     change.set_kind(v1::Change::HOST_RECORD);
     change.set_mac(std::string(keys::MacOfHostEntry(key)));
+    // An alias's pointer, a removal or an entry that does not parse goes
+    // without: the watcher reads what it needs.
+    records::v1::HostEntry entry;
+    if (value && entry.ParseFromString(*value) && entry.has_host()) {
+      change.set_host_record(WatchedRecord(std::move(*entry.mutable_host())).SerializeAsString());
+    }
     return change;
   }
   if (key == keys::kRules) {

@@ -97,11 +97,14 @@ absl::StatusOr<HostRegistry::LoadedHost> HostRegistry::Load(const MacAddress& ma
   return host;
 }
 
-absl::Status HostRegistry::Commit(const LoadedHost& host, const v1::HostRecord& record,
+absl::Status HostRegistry::Commit(const LoadedHost& host, v1::HostRecord& record,
                                   std::vector<Precondition> preconditions, WriteBatch batch) {
   const std::string key = keys::HostEntry(host.primary);
   preconditions.push_back({key, host.raw});
   if (host.via) preconditions.push_back(*host.via);
+  // The compare-and-set on the entry makes this the only commit from that
+  // revision: revisions of one record never repeat.
+  record.set_revision(host.record.revision() + 1);
   rec::HostEntry entry;
   *entry.mutable_host() = record;
   batch.puts.emplace_back(key, entry.SerializeAsString());
@@ -174,6 +177,7 @@ absl::StatusOr<v1::BootDecision> HostRegistry::BeginBoot(const MacAddress& mac,
     const v1::Rule* rule = rules ? rules->rules.Match(primary, record.facts()) : nullptr;
     v1::BootDecision decision = PlanBoot(record, rule, options_.banks,
                                          Moment{now, mac.ToString(), record.facts().address()});
+    decision.set_record_revision(host.record.revision() + 1);  // as Commit sets it
     record.set_last_boot_id(boot_id);
     *record.mutable_last_decision() = decision;
 

@@ -98,7 +98,9 @@ class HostRegistry {
   // Read-modify-write of one host; NOT_FOUND if absent and !create.
   absl::StatusOr<v1::HostRecord> Mutate(const MacAddress& mac, bool create,
                                         const std::string& address, const Change& change);
-  absl::Status Commit(const LoadedHost& host, const v1::HostRecord& record,
+  // Writes `record` (its revision set to the loaded one's plus one) if the
+  // host's entry is still `host.raw`; ABORTED otherwise.
+  absl::Status Commit(const LoadedHost& host, v1::HostRecord& record,
                       std::vector<Precondition> preconditions, WriteBatch batch);
   absl::StatusOr<std::shared_ptr<const RulesSnapshot>> Rules(bool refresh);
   int64_t Now() const;

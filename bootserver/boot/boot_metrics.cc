@@ -37,6 +37,16 @@ void BootMetrics::CountStoreFollowUp(const std::string& what, const std::string&
   ++follow_ups_[{what, result}];
 }
 
+void BootMetrics::CountChangeRecord(const std::string& result) {
+  std::lock_guard lock(mu_);
+  ++change_records_[result];
+}
+
+void BootMetrics::CountOlderAnswer(const std::string& what) {
+  std::lock_guard lock(mu_);
+  ++older_answers_[what];
+}
+
 namespace {
 void RenderHistogram(std::string& out, const std::string& name, const std::string& label_name,
                      const std::string& label, const auto& h) {
@@ -82,6 +92,20 @@ std::string BootMetrics::Render() const {
   for (const auto& [key, n] : follow_ups_) {
     absl::StrAppend(&out, "midwife_store_follow_ups_total{what=\"", key.first, "\",result=\"",
                     key.second, "\"} ", n, "\n");
+  }
+  out +=
+      "# HELP midwife_store_change_records_total Host records that came with their change (no "
+      "read), by what they said of the cached decision.\n";
+  out += "# TYPE midwife_store_change_records_total counter\n";
+  for (const auto& [result, n] : change_records_) {
+    absl::StrAppend(&out, "midwife_store_change_records_total{result=\"", result, "\"} ", n, "\n");
+  }
+  out +=
+      "# HELP midwife_store_older_answers_total Answers about a host older than what the caches "
+      "held, not applied.\n";
+  out += "# TYPE midwife_store_older_answers_total counter\n";
+  for (const auto& [what, n] : older_answers_) {
+    absl::StrAppend(&out, "midwife_store_older_answers_total{what=\"", what, "\"} ", n, "\n");
   }
   out += "# TYPE midwife_http_requests_total counter\n";
   for (const auto& [key, n] : requests_) {

@@ -40,6 +40,12 @@ class BootMetrics {
   // record, rules: read again to check the caches) and its result (ok,
   // stale, failed).
   void CountStoreFollowUp(const std::string& what, const std::string& result);
+  // A host record that came with a HOST_RECORD change (no read needed) and
+  // what it said of the cached decision (ok, stale, older).
+  void CountChangeRecord(const std::string& result);
+  // An answer about a host (head: a HEAD change or Stat; record: a record
+  // change or read) older than what the caches held: not applied.
+  void CountOlderAnswer(const std::string& what);
 
   // Extra lines (e.g. TFTP and DHCP counters) are appended by the caller.
   std::string Render() const;
@@ -63,6 +69,8 @@ class BootMetrics {
   std::atomic<bool> store_watch_connected_{false};
   std::map<std::string, uint64_t> store_changes_;                       // by kind
   std::map<std::pair<std::string, std::string>, uint64_t> follow_ups_;  // by what, result
+  std::map<std::string, uint64_t> change_records_;                      // by result
+  std::map<std::string, uint64_t> older_answers_;                       // by what
 };
 
 }  // namespace midwife::bootserver

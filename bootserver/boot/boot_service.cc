@@ -293,7 +293,7 @@ absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
   request.set_boot_id(NewBootId());
   {
     std::lock_guard lock(mu_);
-    boot_ids_in_flight_.insert(request.boot_id());
+    boot_ids_in_flight_.emplace(request.boot_id(), mac.ToString());
   }
   auto decision = registry_.BeginBoot(request);
   absl::Cleanup landed = [&] {
@@ -312,6 +312,7 @@ absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
   HostBoot boot;
   boot.boot_id = request.boot_id();
   boot.decision = *std::move(decision);
+  boot.record_revision = boot.decision.record_revision();
   if (!boot.decision.newest_state_archive().empty()) {
     boot.state_archive = std::make_shared<const std::string>(
         std::move(*boot.decision.mutable_newest_state_archive()));
@@ -512,7 +513,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> BootService::RenderedState(co
   {
     std::lock_guard lock(mu_);
     if (auto it = states_.find(key); it != states_.end()) {
-      newest_state_[mac.ToString() + suffix] = key;
+      if (NamesHead(mac.ToString(), key)) newest_state_[mac.ToString() + suffix] = key;
       *etag = it->second.etag;
       return it->second.bytes;
     }
@@ -530,7 +531,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> BootService::RenderedState(co
   *etag = Sha256Hex(*bytes);
   std::lock_guard lock(mu_);
   CacheRenderedState(key, bytes, *etag);
-  newest_state_[mac.ToString() + suffix] = key;
+  if (NamesHead(mac.ToString(), key)) newest_state_[mac.ToString() + suffix] = key;
   // Rendered: the raw bytes need not wait out the boot window in memory.
   if (auto it = boots_.find(mac.ToString()); it != boots_.end()) it->second.state_archive.reset();
   return bytes;
@@ -612,18 +613,61 @@ HttpResponse BootService::UploadState(const MacAddress& mac, const HttpRequest& 
     }
     if (!absl::Base64Unescape(compact, &body)) return TextResponse(400, "body is not valid base64");
   }
+  // Its HEAD change may come before the store's answer: see ApplyStoreChange.
+  const std::pair<std::string, std::string> upload{mac.ToString(), Sha256Hex(body)};
+  {
+    std::lock_guard lock(mu_);
+    uploads_in_flight_.insert(upload);
+  }
+  absl::Cleanup landed = [&] {
+    std::lock_guard lock(mu_);
+    uploads_in_flight_.erase(uploads_in_flight_.find(upload));
+  };
   auto stored = store_.Backup(mac.ToString(), body);
   if (!stored.ok()) return ErrorResponse(stored.status());
-  {
-    // A state.tgz fetched later in this boot window is the one just stored.
-    std::lock_guard lock(mu_);
-    if (auto it = boots_.find(mac.ToString()); it != boots_.end()) {
-      *it->second.decision.mutable_newest_state() = stored->version();
-    }
-  }
+  KeepUploadedState(mac, body, stored->version());
   return Text(absl::StrCat(stored->created() ? "stored" : "unchanged", " version ",
                            stored->version().version(), "\n"),
               "text/plain", kNoStore);
+}
+
+void BootService::KeepUploadedState(const MacAddress& mac, const std::string& archive,
+                                    const v1::VersionInfo& stored) {
+  StoreFollowUp render{.kind = StoreFollowUp::Kind::kFetchState,
+                       .mac = mac.ToString(),
+                       .version = stored.version(),
+                       .sha256 = stored.sha256()};
+  {
+    std::lock_guard lock(mu_);
+    auto boot = boots_.find(render.mac);
+    if (boot == boots_.end()) return;
+    if (OlderHead(boot->second, stored.version())) {
+      metrics_.CountOlderAnswer("head");
+      return;
+    }
+    // A state.tgz fetched later in this boot window is the one just stored.
+    *boot->second.decision.mutable_newest_state() = stored;
+    boot->second.state_archive.reset();
+    boot->second.head_unconfirmed = false;
+    // The renderings the host fetches here; the ESXi one if none yet (as
+    // ApplyStoreChange's HEAD prefetch), unless rendered already.
+    render.tgz = newest_state_.count(render.mac + kTgz) > 0;
+    render.cpio = newest_state_.count(render.mac + kCpio) > 0;
+    if (!render.tgz && !render.cpio) render.tgz = true;
+    for (const char* suffix : {kTgz, kCpio}) {
+      bool& wanted = suffix == kTgz ? render.tgz : render.cpio;
+      if (!wanted || states_.count(stored.sha256() + suffix) == 0) continue;
+      newest_state_[render.mac + suffix] = stored.sha256() + suffix;
+      wanted = false;
+    }
+  }
+  if (!render.tgz && !render.cpio) return;
+  // The store accepted it, so it renders; a failure only costs the Restore
+  // this saves.
+  if (absl::Status st = OfferNewestState(render, archive); !st.ok()) {
+    LogEvent("state.upload_not_cached",
+             {{"mac", render.mac}, {"reason", std::string(st.message())}});
+  }
 }
 
 std::optional<HttpResponse> BootService::ImageModule(const std::string& manifest_hex,

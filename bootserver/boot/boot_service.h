@@ -147,14 +147,24 @@ class BootService {
   //     answer later still gets the newest state, not the one before.
   //   HOST_DELETED: everything cached for the MAC is dropped: its decision
   //     (so no boot falls back to it), its rendered state and its token.
-  //   HOST_RECORD: the host's record is read (kCheckRecord) to tell whether
-  //     the change makes the cached decision stale (see CheckHostRecord): its
-  //     own boots change the record too, so the change alone does not say.
+  //   HOST_RECORD: the record (Change.host_record) tells whether the change
+  //     makes the cached decision stale (see CheckHostRecord): its own boots
+  //     change the record too, so the change alone does not say. A change
+  //     without the record (an alias, a store from before the field), or one
+  //     made while a boot of the host through this server is under way by
+  //     another boot than it, has the record read instead (kCheckRecord).
   //   RULES: every cached decision is marked stale (and the rules'
   //     generation read, kCheckRules, for the next RESYNC to compare).
   //   RESYNC: changes may have been missed, so every cached host's head and
   //     record, and the rules, are read again (kCheckHead, kCheckRecord,
   //     kCheckRules).
+  // Answers older than what is cached are not applied (counted in
+  // midwife_store_older_answers_total): a HEAD (from the feed or a Stat)
+  // whose version is below the head the host's cached decision names, and a
+  // record whose revision is not above the one the decision was checked
+  // against. Head versions only grow while a host exists (a deletion drops
+  // the decision); after a RESYNC, which may hide a deletion, the next head
+  // answer is taken whatever its version.
   // A decision marked stale is still served when the store does not answer
   // (the host's last known image beats no boot), but the boot is logged as
   // boot.stale_decision with the reason and counted; the mark goes with the
@@ -165,13 +175,19 @@ class BootService {
   // decision still names that backup. Errors: the archive does not hash to
   // `sha256` or does not render.
   absl::Status OfferNewestState(const StoreFollowUp& fetch, const std::string& archive);
+  // What CheckHostRecord made of a record.
+  enum class RecordCheck {
+    kNothingCached,  // no decision cached for the MAC
+    kCurrent,        // the cached decision stands
+    kStale,          // the cached decision is marked stale (now or before)
+    kOlder,          // the record is older than the one last checked: ignored
+  };
   // `record` (or NOT_FOUND: none) is `mac`'s host record as read now: marks
   // the cached decision of `mac` stale if the host booted through another
   // boot server since, or its banks changed since (an image published, a
-  // trial confirmed or failed, a rollback, an unassign). Returns whether the
-  // decision is stale; false when nothing is cached for `mac`.
-  bool CheckHostRecord(const std::string& mac,
-                       const absl::StatusOr<statestore::v1::HostRecord>& record);
+  // trial confirmed or failed, a rollback, an unassign).
+  RecordCheck CheckHostRecord(const std::string& mac,
+                              const absl::StatusOr<statestore::v1::HostRecord>& record);
   // More Prometheus lines for /metrics (the TFTP and DHCP counters). Call
   // before serving; the function must be thread-safe.
   void SetExtraMetrics(std::function<std::string()> extra) { extra_metrics_ = std::move(extra); }
@@ -193,6 +209,13 @@ class BootService {
     // Why the decision may no longer be what the store would say ("" while
     // it is); see ApplyStoreChange.
     std::string stale_reason;
+    // The revision of the host record last checked against this decision
+    // (first: the one the decision committed). 0: unknown (an older store).
+    uint64_t record_revision = 0;
+    // A RESYNC came since the decision's newest_state was last confirmed by
+    // the store: the next head answer is taken even if its version is lower
+    // (the host may have been deleted and created again meanwhile).
+    bool head_unconfirmed = false;
   };
 
   // HandleHttp (`may_block`) or TryHandleHttp, timed and counted.
@@ -236,6 +259,21 @@ class BootService {
   absl::StatusOr<std::shared_ptr<const imagebuilder::ResolvedImage>> ResolveImage(const std::string& ref);
   absl::StatusOr<std::shared_ptr<const std::string>> RenderedState(const MacAddress& mac, bool cpio,
                                                                    std::string* etag);
+  // The host's own upload through this server, stored as `stored`: renders
+  // `archive` (what the store stored) as the renderings the host fetches
+  // here and caches them as its newest state, so the change feed's HEAD
+  // for it needs no Restore. Nothing when no boot of the host is cached.
+  void KeepUploadedState(const MacAddress& mac, const std::string& archive,
+                         const statestore::v1::VersionInfo& stored);
+  // Whether the rendering `key` may be recorded as `mac`'s newest: unless a
+  // cached decision names another backup (a Stat or Restore here raced a
+  // newer HEAD). REQUIRES: mu_ held.
+  bool NamesHead(const std::string& mac, const std::string& key) const;
+  // Whether a head at `version` is older than the one `boot`'s decision
+  // names (see ApplyStoreChange). REQUIRES: mu_ held.
+  static bool OlderHead(const HostBoot& boot, uint64_t version);
+  RecordCheck CheckHostRecordLocked(const std::string& mac,
+                                    const absl::StatusOr<statestore::v1::HostRecord>& record);
   // Caches `bytes`, rendered from a backup, under `key` (backup SHA-256 and
   // kind), evicting others past the cache's bounds. REQUIRES: mu_ held.
   void CacheRenderedState(const std::string& key, std::shared_ptr<const std::string> bytes,
@@ -280,8 +318,12 @@ class BootService {
   size_t states_bytes_ = 0;                            // their bytes, summed
   std::map<std::string, std::string> newest_state_;                        // MAC -> cache key
   std::map<std::string, std::string> mac_by_address_;
-  // BeginBoots under way: the record changes they make are not news.
-  std::set<std::string> boot_ids_in_flight_;
+  // BeginBoots under way, boot_id -> MAC asked for: the record changes they
+  // make are not news.
+  std::map<std::string, std::string> boot_ids_in_flight_;
+  // State uploads through this server under way, (MAC, SHA-256 of the
+  // archive): the HEAD change of one needs no fetch, its bytes are here.
+  std::multiset<std::pair<std::string, std::string>> uploads_in_flight_;
   // Primary MAC -> the other MACs (aliases) a cached boot was asked for under.
   std::map<std::string, std::set<std::string>> aliases_booted_;
   struct BootProgress {

@@ -1,6 +1,8 @@
 // BootService's side of the state store's change feed: how each change
 // updates the caches, and what the StoreChangeFollower fetches for them
 // (contract in boot_service.h, ApplyStoreChange).
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "bootserver/boot/boot_service.h"
 #include "core/log.h"
@@ -57,6 +59,14 @@ std::vector<StoreFollowUp> BootService::ApplyStoreChange(const v1::Change& chang
   std::lock_guard lock(mu_);
   switch (change.kind()) {
     case v1::Change::HEAD: {
+      auto boot = boots_.find(mac);
+      if (boot != boots_.end() && OlderHead(boot->second, change.newest_version())) {
+        // A Stat that raced a newer change, or the feed catching up with an
+        // upload through this server: what is cached is newer.
+        metrics_.CountOlderAnswer("head");
+        break;
+      }
+      if (boot != boots_.end()) boot->second.head_unconfirmed = false;
       // The renderings the host fetched here (by kind) of an older head are
       // stale whatever happens next.
       StoreFollowUp fetch{.kind = StoreFollowUp::Kind::kFetchState,
@@ -69,7 +79,6 @@ std::vector<StoreFollowUp> BootService::ApplyStoreChange(const v1::Change& chang
         (suffix == kTgz ? fetch.tgz : fetch.cpio) = true;
         if (it->second != change.newest_sha256() + suffix) newest_state_.erase(it);
       }
-      auto boot = boots_.find(mac);
       if (boot == boots_.end()) break;  // no decision to fall back to: nothing to prefetch
       v1::BootDecision& decision = boot->second.decision;
       if (change.newest_sha256().empty()) {  // no backup left
@@ -85,6 +94,9 @@ std::vector<StoreFollowUp> BootService::ApplyStoreChange(const v1::Change& chang
         head.set_sha256(change.newest_sha256());
         boot->second.state_archive.reset();
       }
+      // An upload through this server whose answer is still on its way:
+      // KeepUploadedState renders it from its bytes in a moment.
+      if (uploads_in_flight_.count({mac, change.newest_sha256()}) > 0) break;
       // A host that fetched no state here yet gets the ESXi one its boot.cfg
       // names.
       if (!fetch.tgz && !fetch.cpio) fetch.tgz = true;
@@ -99,10 +111,11 @@ std::vector<StoreFollowUp> BootService::ApplyStoreChange(const v1::Change& chang
       // Fetched now, while the store answers, rather than at the host's next
       // boot: that boot may be the one the store cannot answer (the reason
       // the decision is cached at all), and then it would get the state
-      // before this one, or none. This holds for the host's own uploads
-      // through this server too, whose bytes are not kept. The cost is one
-      // Restore per backup of a host this server booted, which the host's
-      // next boot would pay anyway.
+      // before this one, or none. The host's own uploads through this server
+      // are rendered from their bytes as they pass (KeepUploadedState): found
+      // above. The cost is one Restore per backup of a host this server
+      // booted made through anyone else, which the host's next boot would
+      // pay anyway.
       if (fetch.tgz || fetch.cpio) follow_ups.push_back(std::move(fetch));
       break;
     }
@@ -127,11 +140,42 @@ std::vector<StoreFollowUp> BootService::ApplyStoreChange(const v1::Change& chang
       std::erase_if(mac_by_address_, [&](const auto& entry) { return entry.second == mac; });
       break;
     }
-    case v1::Change::HOST_RECORD:
-      for (const std::string& booted : CachedMacsOfRecord(mac)) {
-        follow_ups.push_back({.kind = StoreFollowUp::Kind::kCheckRecord, .mac = booted});
+    case v1::Change::HOST_RECORD: {
+      const std::vector<std::string> booted = CachedMacsOfRecord(mac);
+      v1::HostRecord record;
+      bool read = change.host_record().empty() || !record.ParseFromString(change.host_record());
+      if (!read && boot_ids_in_flight_.count(record.last_boot_id()) == 0) {
+        // Another boot's change while a boot of this host through this
+        // server is under way: whether it came before or after that boot's
+        // own is known only once its decision is cached. Read it then.
+        for (const auto& [id, asked] : boot_ids_in_flight_) {
+          if (asked == record.mac() || std::find(record.aliases().begin(), record.aliases().end(),
+                                                 asked) != record.aliases().end()) {
+            read = true;
+          }
+        }
+      }
+      for (const std::string& cached : booted) {
+        if (read) {
+          follow_ups.push_back({.kind = StoreFollowUp::Kind::kCheckRecord, .mac = cached});
+          continue;
+        }
+        switch (CheckHostRecordLocked(cached, record)) {
+          case RecordCheck::kNothingCached:
+            break;
+          case RecordCheck::kCurrent:
+            metrics_.CountChangeRecord("ok");
+            break;
+          case RecordCheck::kStale:
+            metrics_.CountChangeRecord("stale");
+            break;
+          case RecordCheck::kOlder:
+            metrics_.CountChangeRecord("older");
+            break;
+        }
       }
       break;
+    }
     case v1::Change::RULES:
       // Which cached hosts follow the rules (have no assigned image) is in
       // their records, not here: all are marked, at the cost of a log line
@@ -144,7 +188,8 @@ std::vector<StoreFollowUp> BootService::ApplyStoreChange(const v1::Change& chang
       // First on every stream: after a restart of the store or of the watch,
       // check what may have changed meanwhile rather than drop the caches
       // the store's absence makes valuable.
-      for (const auto& [booted, boot] : boots_) {
+      for (auto& [booted, boot] : boots_) {
+        boot.head_unconfirmed = true;
         follow_ups.push_back({.kind = StoreFollowUp::Kind::kCheckHead, .mac = booted});
         follow_ups.push_back({.kind = StoreFollowUp::Kind::kCheckRecord, .mac = booted});
       }
@@ -181,21 +226,41 @@ absl::Status BootService::OfferNewestState(const StoreFollowUp& fetch, const std
   return absl::OkStatus();
 }
 
-bool BootService::CheckHostRecord(const std::string& mac,
-                                  const absl::StatusOr<v1::HostRecord>& record) {
+BootService::RecordCheck BootService::CheckHostRecord(
+    const std::string& mac, const absl::StatusOr<v1::HostRecord>& record) {
   std::lock_guard lock(mu_);
+  return CheckHostRecordLocked(mac, record);
+}
+
+BootService::RecordCheck BootService::CheckHostRecordLocked(
+    const std::string& mac, const absl::StatusOr<v1::HostRecord>& record) {
   auto boot = boots_.find(mac);
-  if (boot == boots_.end()) return false;
+  if (boot == boots_.end()) return RecordCheck::kNothingCached;
   if (!record.ok()) {
     MarkStale(mac, "its host record was removed");
-    return true;
+    return RecordCheck::kStale;
+  }
+  const auto stale_or_current = [&] {
+    return boot->second.stale_reason.empty() ? RecordCheck::kCurrent : RecordCheck::kStale;
+  };
+  // Revisions order the changes of one record; an alias that became one
+  // (AddAlias replaced its own record) is another record.
+  if (record->revision() != 0 && record->mac() == boot->second.decision.mac()) {
+    if (record->revision() < boot->second.record_revision) {
+      // A read that raced a newer change, or a change older than the
+      // decision (the feed is behind this server's own BeginBoot).
+      metrics_.CountOlderAnswer("record");
+      return RecordCheck::kOlder;
+    }
+    if (record->revision() == boot->second.record_revision) return stale_or_current();
+    boot->second.record_revision = record->revision();
   }
   // A boot of this server under way made the change: its decision replaces
   // this one in a moment.
-  if (boot_ids_in_flight_.count(record->last_boot_id()) > 0) return false;
+  if (boot_ids_in_flight_.count(record->last_boot_id()) > 0) return stale_or_current();
   if (record->last_boot_id() != boot->second.boot_id) {
     MarkStale(mac, "the host booted through another boot server since");
-    return true;
+    return RecordCheck::kStale;
   }
   // The record's last boot is this decision's: every event of that boot
   // carries its time (last_seen_unix_ms); later ones came after it.
@@ -203,10 +268,20 @@ bool BootService::CheckHostRecord(const std::string& mac,
     if (event.unix_ms() <= record->last_seen_unix_ms()) continue;
     if (std::string why = StaleningEvent(event); !why.empty()) {
       MarkStale(mac, absl::StrCat(why, " since this decision (", event.image(), ")"));
-      return true;
+      return RecordCheck::kStale;
     }
   }
-  return !boot->second.stale_reason.empty();
+  return stale_or_current();
+}
+
+bool BootService::NamesHead(const std::string& mac, const std::string& key) const {
+  auto boot = boots_.find(mac);
+  return boot == boots_.end() || !boot->second.decision.has_newest_state() ||
+         key.starts_with(boot->second.decision.newest_state().sha256());
+}
+
+bool BootService::OlderHead(const HostBoot& boot, uint64_t version) {
+  return !boot.head_unconfirmed && version < boot.decision.newest_state().version();
 }
 
 void BootService::MarkStale(const std::string& mac, const std::string& reason) {

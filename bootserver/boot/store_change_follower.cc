@@ -181,7 +181,16 @@ void StoreChangeFollower::Run(const StoreFollowUp& follow_up) {
         status = record.status();
         break;
       }
-      if (service_.CheckHostRecord(follow_up.mac, record)) result = "stale";
+      switch (service_.CheckHostRecord(follow_up.mac, record)) {
+        case BootService::RecordCheck::kStale:
+          result = "stale";
+          break;
+        case BootService::RecordCheck::kOlder:
+          result = "older";
+          break;
+        default:
+          break;
+      }
       break;
     }
     case StoreFollowUp::Kind::kCheckRules: {

@@ -282,7 +282,8 @@ TEST_F(StoreChangeFollowerTest, DeletedHostIsNotBootedFromTheCache) {
 // An assignment changed through the store marks the cached decision stale: a
 // boot the store cannot answer still gets the last known image (better than
 // none), and the boot server says it served a stale decision. A boot's own
-// record changes (this server's BeginBoot) do not.
+// record changes (this server's BeginBoot) do not. Each change carries the
+// record: none is read back.
 TEST_F(StoreChangeFollowerTest, AssignmentChangeMarksTheCachedDecisionStale) {
   StateStoreServer store(tmp_.File("data"));
   ASSERT_TRUE(store.Start()) << store.log();
@@ -292,17 +293,54 @@ TEST_F(StoreChangeFollowerTest, AssignmentChangeMarksTheCachedDecisionStale) {
   // cached; the second's comes after the first's is.
   EXPECT_THAT(Script(), HasSubstr("esxi@1"));
   EXPECT_THAT(Script(), HasSubstr("esxi@1"));
-  ASSERT_TRUE(WaitForMetric("midwife_store_follow_ups_total{what=\"record\",result=\"ok\"}", 1))
+  ASSERT_TRUE(WaitForMetric("midwife_store_change_records_total{result=\"ok\"}", 1))
       << boot_->Log();
-  EXPECT_EQ(Metric("midwife_store_follow_ups_total{what=\"record\",result=\"stale\"}"), 0);
+  EXPECT_EQ(Metric("midwife_store_change_records_total{result=\"stale\"}"), 0);
 
   ASSERT_TRUE(registry->Assign(kMac, "esxi@2").ok());
-  ASSERT_TRUE(WaitForMetric("midwife_store_follow_ups_total{what=\"record\",result=\"stale\"}", 1))
+  ASSERT_TRUE(WaitForMetric("midwife_store_change_records_total{result=\"stale\"}", 1))
       << boot_->Log();
+  EXPECT_EQ(Metric("midwife_store_follow_ups_total{what=\"record\",result=\"ok\"}"), 0);
+  EXPECT_EQ(Metric("midwife_store_follow_ups_total{what=\"record\",result=\"stale\"}"), 0);
   store.Kill9();
 
   EXPECT_THAT(Script(), HasSubstr("esxi@1"));
   EXPECT_EQ(Metric("midwife_store_stale_fallbacks_total"), 1);
+}
+
+// The host's own state upload through this boot server is kept rendered
+// from the bytes it brought: the HEAD change for it costs no Restore, and a
+// boot the store then cannot answer gets it.
+TEST_F(StoreChangeFollowerTest, OwnUploadIsNotFetchedBack) {
+  StateStoreServer store(tmp_.File("data"));
+  ASSERT_TRUE(store.Start()) << store.log();
+  auto registry = StartFollowingWithHostAssigned(store, store);
+  ASSERT_FALSE(HasFailure());
+  auto client = store.AdminClient();
+  const std::string v1 = MakeEsxiStateTgz({{"etc/motd", "stored by the admin\n"}});
+  const std::string v2 = MakeEsxiStateTgz({{"etc/motd", "uploaded by the host\n"}});
+  ASSERT_TRUE(client->Backup(kMac, v1).ok());
+  // Seen before the boot: no decision to fetch it for.
+  ASSERT_TRUE(WaitForMetric("midwife_store_changes_total{kind=\"head\"}", 1)) << boot_->Log();
+  auto token = client->IssueHostToken(kMac);
+  ASSERT_TRUE(token.ok());
+  EXPECT_THAT(Script(), HasSubstr("esxi@1"));
+  EXPECT_EQ(State(), v1);
+
+  ASSERT_TRUE(WriteFileAtomically(tmp_.File("v2.tgz"), v2).ok());
+  EXPECT_EQ(RunCommand({"/usr/bin/curl", "-sS", "--max-time", "20", "-o", "/dev/null", "-w",
+                        "%{http_code}", "-X", "POST", "--data-binary", "@" + tmp_.File("v2.tgz"),
+                        "-H", "Authorization: Bearer " + *token,
+                        http_ + absl::StrCat("/hosts/", kMacDashed, "/state")})
+                .out,
+            "200");
+  ASSERT_TRUE(WaitForMetric("midwife_store_changes_total{kind=\"head\"}", 2)) << boot_->Log();
+  EXPECT_EQ(Metric("midwife_store_follow_ups_total{what=\"state\",result=\"ok\"}"), 0);
+  EXPECT_EQ(Metric("midwife_store_follow_ups_total{what=\"state\",result=\"failed\"}"), 0);
+  store.Kill9();
+
+  EXPECT_THAT(Script(), HasSubstr("esxi@1"));
+  EXPECT_EQ(State(), v2);
 }
 
 // SIGTERM ends the boot server promptly while its change stream is open.

@@ -250,6 +250,29 @@ TEST_F(HostRegistryTest, RepeatedBootIdChangesNothing) {
   EXPECT_EQ(long_id.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Watchers order what they hear of a host by the record's revision: every
+// committed change raises it by one, the boot's decision names the one it
+// committed, and a lost race does not skip one.
+TEST_F(HostRegistryTest, EveryChangeOfARecordRaisesItsRevisionByOne) {
+  auto assigned = registry_.Assign(Mac(kHost), "esxi@8");
+  ASSERT_TRUE(assigned.ok());
+  EXPECT_EQ(assigned->revision(), 1u);
+  v1::BootDecision boot = Boot(kHost, "10.0.0.5", "boot-1");
+  EXPECT_EQ(boot.record_revision(), 2u);
+  EXPECT_EQ(Get(kHost).revision(), 2u);
+  EXPECT_EQ(Get(kHost).last_decision().record_revision(), 2u);
+  EXPECT_EQ(Boot(kHost, "10.0.0.5", "boot-1").record_revision(), 2u) << "a retry changes nothing";
+  auto reported =
+      registry_.ReportBirth(Mac(kHost), BirthReport{"esxi@8", "1", true, ""}, "10.0.0.5");
+  ASSERT_TRUE(reported.ok());
+  EXPECT_EQ(reported->revision(), 3u);
+  // A boot that loses its compare-and-set to an Assign commits after it.
+  engine_.before_commit = [&] { ASSERT_TRUE(registry_.Assign(Mac(kHost), "esxi@9").ok()); };
+  EXPECT_EQ(Boot(kHost).record_revision(), 5u);
+  ASSERT_TRUE(registry_.AddAlias(Mac(kHost), Mac(kNic2)).ok());
+  EXPECT_EQ(Get(kNic2).revision(), 6u) << "an alias reads its primary's record";
+}
+
 TEST_F(HostRegistryTest, DeadlineComesFromTheOptions) {
   HostRegistryOptions o = Options();
   o.banks.report_deadline_ms = 60'000;

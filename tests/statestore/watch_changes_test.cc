@@ -42,10 +42,48 @@ TEST(ChangeHubTest, KeysBecomeTheChangesWatchersNeed) {
   EXPECT_EQ(record->kind(), v1::Change::HOST_RECORD);
   EXPECT_EQ(record->mac(), "02:00:00:00:00:02");
 
+  EXPECT_TRUE(record->host_record().empty()) << "an entry that does not parse goes without";
+
   EXPECT_EQ(ChangeHub::ToChange("rules", "x")->kind(), v1::Change::RULES);
   EXPECT_FALSE(ChangeHub::ToChange("meta/format", "1").has_value());
   EXPECT_FALSE(ChangeHub::ToChange("v/02:00:00:00:00:01/00000000000000000001", "x").has_value());
   EXPECT_FALSE(ChangeHub::ToChange("h/02:00:00:00:00:01", "not a proto\xff").has_value());
+}
+
+// A record change carries the record, trimmed to what a watcher checks
+// against a decision made at its last boot; an alias's pointer carries none.
+TEST(ChangeHubTest, RecordChangeCarriesTheRecordSinceItsLastBoot) {
+  records::v1::HostEntry entry;
+  v1::HostRecord& host = *entry.mutable_host();
+  host.set_mac("02:00:00:00:00:02");
+  host.set_revision(7);
+  host.set_last_boot_id("boot-7");
+  host.set_last_seen_unix_ms(5000);
+  host.mutable_last_decision()->set_image("esxi@1");
+  host.mutable_active()->set_image("esxi@1");
+  for (int64_t at : {4000, 5000, 6000}) {
+    v1::HostEvent& e = *host.add_events();
+    e.set_unix_ms(at);
+    e.set_kind(at == 6000 ? v1::HOST_EVENT_KIND_PUBLISHED : v1::HOST_EVENT_KIND_BOOT);
+  }
+  auto change = ChangeHub::ToChange("r/02:00:00:00:00:02", entry.SerializeAsString());
+  ASSERT_TRUE(change.has_value());
+  EXPECT_EQ(change->kind(), v1::Change::HOST_RECORD);
+  v1::HostRecord carried;
+  ASSERT_TRUE(carried.ParseFromString(change->host_record()));
+  EXPECT_EQ(carried.revision(), 7u);
+  EXPECT_EQ(carried.last_boot_id(), "boot-7");
+  EXPECT_EQ(carried.active().image(), "esxi@1");
+  EXPECT_FALSE(carried.has_last_decision());
+  ASSERT_EQ(carried.events_size(), 1);
+  EXPECT_EQ(carried.events(0).kind(), v1::HOST_EVENT_KIND_PUBLISHED);
+
+  records::v1::HostEntry alias;
+  alias.set_alias_of("02:00:00:00:00:02");
+  auto pointer = ChangeHub::ToChange("r/02:00:00:00:00:03", alias.SerializeAsString());
+  ASSERT_TRUE(pointer.has_value());
+  EXPECT_EQ(pointer->kind(), v1::Change::HOST_RECORD);
+  EXPECT_TRUE(pointer->host_record().empty());
 }
 
 TEST(ChangeHubTest, EngineWithoutAFeedGivesWatchersTheirFirstResyncOnly) {
