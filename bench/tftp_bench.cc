@@ -32,23 +32,26 @@
 #include <array>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-
-#include "bootserver/server/io_context_pool.h"
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <latch>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bootserver/server/io_context_pool.h"
 #include "bootserver/tftp/tftp_server.h"
 #include "core/sha256.h"
 #include "tests/support/child_process.h"
@@ -329,10 +332,9 @@ FetchResult Fetch(uint16_t port, const FetchRequest& request, std::span<uint8_t>
       const uint16_t opcode = static_cast<uint16_t>(header[0] << 8 | header[1]);
       const size_t payload = n - 4;
       if (opcode == 5) {
-        result.error =
-            "server error " + std::to_string(header[2] << 8 | header[3]) + ": " +
-            std::string(reinterpret_cast<const char*>(landed),
-                        strnlen(reinterpret_cast<const char*>(landed), payload));
+        result.error = "server error " + std::to_string(header[2] << 8 | header[3]) + ": " +
+                       std::string(reinterpret_cast<const char*>(landed),
+                                   strnlen(reinterpret_cast<const char*>(landed), payload));
         return result;
       }
       if (opcode == 6 && expected == 1 && !sent_any_ack) {
@@ -393,16 +395,21 @@ FetchResult Fetch(uint16_t port, const FetchRequest& request, std::span<uint8_t>
 // from the common start to the last finish) and counts failures.
 struct GroupResult {
   double mb_per_s = 0;
+  double server_cpu_seconds = 0;  // the server's user + system CPU over the group
   int failures = 0;
   int resends = 0;
   int rrq_resends = 0;
   std::string first_error;
 };
 
+// The CPU seconds a server has used so far.
+using CpuSampler = std::function<double()>;
+
 GroupResult FetchMany(uint16_t port, const FetchRequest& request, int count,
-                      const Sha256Digest& want, uint64_t size) {
+                      const Sha256Digest& want, uint64_t size, const CpuSampler& server_cpu) {
   std::vector<std::unique_ptr<uint8_t[]>> buffers;
-  for (int i = 0; i < count; ++i) buffers.push_back(std::make_unique_for_overwrite<uint8_t[]>(size + 65536 + 512));
+  for (int i = 0; i < count; ++i)
+    buffers.push_back(std::make_unique_for_overwrite<uint8_t[]>(size + 65536 + 512));
   std::vector<FetchResult> results(static_cast<size_t>(count));
   std::latch ready(count + 1);
   std::vector<std::thread> threads;
@@ -411,13 +418,16 @@ GroupResult FetchMany(uint16_t port, const FetchRequest& request, int count,
       pthread_setname_np(pthread_self(), "tftp-client");
       ready.arrive_and_wait();
       results[static_cast<size_t>(i)] =
-          Fetch(port, request, std::span<uint8_t>(buffers[static_cast<size_t>(i)].get(), size + 65536 + 512));
+          Fetch(port, request,
+                std::span<uint8_t>(buffers[static_cast<size_t>(i)].get(), size + 65536 + 512));
     });
   }
+  const double cpu_before = server_cpu();
   ready.arrive_and_wait();
   const auto start = Clock::now();
   for (auto& t : threads) t.join();
   GroupResult group;
+  group.server_cpu_seconds = server_cpu() - cpu_before;
   auto end = start;
   uint64_t bytes = 0;
   for (size_t i = 0; i < results.size(); ++i) {
@@ -425,11 +435,13 @@ GroupResult FetchMany(uint16_t port, const FetchRequest& request, int count,
     group.resends += r.client_resends;
     group.rrq_resends += r.rrq_resends;
     bool exact = r.ok && r.bytes == size &&
-                 Sha256Of(std::string_view(reinterpret_cast<const char*>(buffers[i].get()), r.bytes)) == want;
+                 Sha256Of(std::string_view(reinterpret_cast<const char*>(buffers[i].get()),
+                                           r.bytes)) == want;
     if (!exact) {
       ++group.failures;
       if (group.first_error.empty())
-        group.first_error = r.ok ? absl::StrFormat("got %d bytes, digest mismatch or short", r.bytes) : r.error;
+        group.first_error =
+            r.ok ? absl::StrFormat("got %d bytes, digest mismatch or short", r.bytes) : r.error;
       continue;
     }
     bytes += r.bytes;
@@ -438,6 +450,37 @@ GroupResult FetchMany(uint16_t port, const FetchRequest& request, int count,
   const double seconds = std::chrono::duration<double>(end - start).count();
   group.mb_per_s = seconds > 0 ? static_cast<double>(bytes) / seconds / 1e6 : 0;
   return group;
+}
+
+// User + system CPU seconds of a thread: utime and stime (fields 14 and 15 of
+// its /proc/.../stat).
+double CpuSecondsOf(const std::string& stat_path) {
+  std::ifstream in(stat_path);
+  std::string line;
+  std::getline(in, line);
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(line.substr(close + 2));
+  std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
+  if (f.size() < 15) return 0;
+  double ticks = std::stod(f[11]) + std::stod(f[12]);  // field 3 is f[0]
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// This process's CPU outside the client threads and the main thread: the
+// in-process server's threads.
+double InProcessServerCpuSeconds() {
+  double total = 0;
+  const pid_t self = ::getpid();
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    if (task.path().filename() == std::to_string(self)) continue;
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "tftp-client") continue;
+    total += CpuSecondsOf(task.path() / "stat");
+  }
+  return total;
 }
 
 // The two servers under test, each behind the same port-based interface.
@@ -530,15 +573,24 @@ bool ParseFlags(int argc, char** argv, Settings& s) {
       return false;
     }
     std::string value = argv[++i];
-    if (flag == "--big-mib") s.big_bytes = std::stoull(value) << 20;
-    else if (flag == "--runs") s.runs = std::stoi(value);
-    else if (flag == "--threads") s.threads = std::stoi(value);
-    else if (flag == "--concurrent") s.concurrent = std::stoi(value);
-    else if (flag == "--concurrent-mib") s.concurrent_bytes = std::stoull(value) << 20;
-    else if (flag == "--storm") s.storm = std::stoi(value);
-    else if (flag == "--storm-mib") s.storm_bytes = std::stoull(value) << 20;
-    else if (flag == "--tftpd") s.tftpd = value;
-    else if (flag == "--cases") s.cases = value;
+    if (flag == "--big-mib")
+      s.big_bytes = std::stoull(value) << 20;
+    else if (flag == "--runs")
+      s.runs = std::stoi(value);
+    else if (flag == "--threads")
+      s.threads = std::stoi(value);
+    else if (flag == "--concurrent")
+      s.concurrent = std::stoi(value);
+    else if (flag == "--concurrent-mib")
+      s.concurrent_bytes = std::stoull(value) << 20;
+    else if (flag == "--storm")
+      s.storm = std::stoi(value);
+    else if (flag == "--storm-mib")
+      s.storm_bytes = std::stoull(value) << 20;
+    else if (flag == "--tftpd")
+      s.tftpd = value;
+    else if (flag == "--cases")
+      s.cases = value;
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return false;
@@ -565,7 +617,8 @@ int Run(const Settings& settings) {
   for (size_t i = 0; i < blobs.size(); ++i) {
     std::string bytes = PseudoRandomBytes(blobs[i].size, i + 1);
     blobs[i].digest = Sha256Of(bytes);
-    std::ofstream(dir.File(blobs[i].name), std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(dir.File(blobs[i].name), std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     ::chmod(dir.File(blobs[i].name).c_str(), 0644);
   }
 
@@ -575,18 +628,28 @@ int Run(const Settings& settings) {
     std::fprintf(stderr, "tftpd-hpa did not come up: %s\n", tftpd.log().c_str());
     return 1;
   }
-  std::printf("TFTP: midwife TftpServer in-process (%d I/O threads, port %d) vs tftpd-hpa %s (port %d)\n",
-              settings.threads, midwife.port(), settings.tftpd.c_str(), tftpd.port());
-  std::printf("same files, same client (this program), medians of %d runs, MB = 10^6 bytes; every transfer SHA-256 checked\n",
-              settings.runs);
-  std::printf("the client takes one DATA per recvmsg in lock-step, and what is queued of a window (up to %zu) per recvmmsg\n\n",
-              kClientBatch);
+  std::printf(
+      "TFTP: midwife TftpServer in-process (%d I/O threads, port %d) vs tftpd-hpa %s (port %d)\n",
+      settings.threads, midwife.port(), settings.tftpd.c_str(), tftpd.port());
+  std::printf(
+      "same files, same client (this program), medians of %d runs, MB = 10^6 bytes; every transfer "
+      "SHA-256 checked\n",
+      settings.runs);
+  const CpuSampler midwife_cpu = InProcessServerCpuSeconds;
+  // tftpd-hpa's CPU is in the children it forks per transfer and lets the
+  // kernel reap (SIGCHLD ignored), so no tally of it is kept anywhere.
+  const CpuSampler hpa_cpu = [] { return 0.0; };
+  std::printf(
+      "the client takes one DATA per recvmsg in lock-step, and what is queued of a window (up to "
+      "%zu) per recvmmsg\n\n",
+      kClientBatch);
 
   bool all_exact = true;
   auto report_failure = [&](const char* who, const std::string& what, const GroupResult& g) {
     if (g.failures > 0) {
       all_exact = false;
-      std::printf("  !! %s %s: %d failed (%s)\n", who, what.c_str(), g.failures, g.first_error.c_str());
+      std::printf("  !! %s %s: %d failed (%s)\n", who, what.c_str(), g.failures,
+                  g.first_error.c_str());
     }
   };
 
@@ -606,54 +669,61 @@ int Run(const Settings& settings) {
       {"65464", "blksize 65464", {big.name, 65464, 1}, {big.name, 65464, 1}},
   };
   std::vector<double> mw_median(cases.size()), hpa_median(cases.size());
+  std::vector<double> mw_cpu_median(cases.size());
   for (size_t c = 0; c < cases.size(); ++c) {
     if (!settings.Runs(cases[c].key)) continue;
     // The windowsize row reuses the 1468 row's tftpd-hpa runs when there are any.
     const bool hpa_measured_already = c == 2 && settings.Runs(cases[1].key);
-    std::vector<double> mw, hpa;
+    std::vector<double> mw, hpa, mw_cpu;
     for (int run = 0; run < settings.runs; ++run) {
-      GroupResult g = FetchMany(midwife.port(), cases[c].request, 1, big.digest, big.size);
+      GroupResult g =
+          FetchMany(midwife.port(), cases[c].request, 1, big.digest, big.size, midwife_cpu);
       report_failure("midwife", cases[c].label, g);
       mw.push_back(g.mb_per_s);
+      mw_cpu.push_back(g.server_cpu_seconds);
       if (!hpa_measured_already) {
-        GroupResult h = FetchMany(tftpd.port(), cases[c].hpa_request, 1, big.digest, big.size);
+        GroupResult h =
+            FetchMany(tftpd.port(), cases[c].hpa_request, 1, big.digest, big.size, hpa_cpu);
         report_failure("tftpd-hpa", cases[c].label, h);
         hpa.push_back(h.mb_per_s);
       }
     }
     mw_median[c] = Median(mw);
     hpa_median[c] = hpa_measured_already ? hpa_median[1] : Median(hpa);
+    mw_cpu_median[c] = Median(mw_cpu);
   }
 
   const std::string heading = "one transfer of " + std::to_string(big.size >> 20) + " MiB";
-  std::printf("%-44s %12s %14s %8s %8s\n", heading.c_str(),
-              "midwife MB/s", "tftpd-hpa MB/s", "ratio", "goal");
+  std::printf("%-44s %12s %14s %8s %8s  %s\n", heading.c_str(), "midwife MB/s", "tftpd-hpa MB/s",
+              "ratio", "goal", "midwife CPU s");
   const char* goals[] = {">=1x", ">=1x", ">=8x", ">=1x"};
   for (size_t c = 0; c < cases.size(); ++c) {
     if (!settings.Runs(cases[c].key)) continue;
-    std::printf("%-44s %12.1f %14.1f %8s %8s\n", cases[c].label.c_str(), mw_median[c],
-                hpa_median[c], Ratio(mw_median[c], hpa_median[c]).c_str(), goals[c]);
+    std::printf("%-44s %12.1f %14.1f %8s %8s  %.2f\n", cases[c].label.c_str(), mw_median[c],
+                hpa_median[c], Ratio(mw_median[c], hpa_median[c]).c_str(), goals[c],
+                mw_cpu_median[c]);
   }
 
   // Many at once, lockstep 1468 (what a rack of PXE ROMs does).
   if (settings.Runs("concurrent")) {
     const Blob& conc = blobs[1];
     FetchRequest conc_request{conc.name, 1468, 1};
-    std::vector<double> mw, hpa;
+    std::vector<double> mw, hpa, mw_cpu;
     for (int run = 0; run < settings.runs; ++run) {
-      GroupResult g =
-          FetchMany(midwife.port(), conc_request, settings.concurrent, conc.digest, conc.size);
+      GroupResult g = FetchMany(midwife.port(), conc_request, settings.concurrent, conc.digest,
+                                conc.size, midwife_cpu);
       report_failure("midwife", "concurrent", g);
       mw.push_back(g.mb_per_s);
-      GroupResult h =
-          FetchMany(tftpd.port(), conc_request, settings.concurrent, conc.digest, conc.size);
+      mw_cpu.push_back(g.server_cpu_seconds);
+      GroupResult h = FetchMany(tftpd.port(), conc_request, settings.concurrent, conc.digest,
+                                conc.size, hpa_cpu);
       report_failure("tftpd-hpa", "concurrent", h);
       hpa.push_back(h.mb_per_s);
     }
     std::string label = absl::StrFormat("%d concurrent x %d MiB, blksize 1468 (total)",
                                         settings.concurrent, conc.size >> 20);
-    std::printf("%-44s %12.1f %14.1f %8s %8s\n", label.c_str(), Median(mw), Median(hpa),
-                Ratio(Median(mw), Median(hpa)).c_str(), ">=1.5x");
+    std::printf("%-44s %12.1f %14.1f %8s %8s  %.2f\n", label.c_str(), Median(mw), Median(hpa),
+                Ratio(Median(mw), Median(hpa)).c_str(), ">=1.5x", Median(mw_cpu));
   }
 
   // A storm: every transfer must finish, with no client-side timeouts.
@@ -661,27 +731,37 @@ int Run(const Settings& settings) {
     const Blob& storm = blobs[2];
     FetchRequest storm_request{storm.name, 1468, 1};
     const uint64_t retrans_before = midwife.counters().retransmissions.load();
-    GroupResult gs = FetchMany(midwife.port(), storm_request, settings.storm, storm.digest, storm.size);
+    GroupResult gs = FetchMany(midwife.port(), storm_request, settings.storm, storm.digest,
+                               storm.size, midwife_cpu);
     const uint64_t retrans = midwife.counters().retransmissions.load() - retrans_before;
-    GroupResult hs = FetchMany(tftpd.port(), storm_request, settings.storm, storm.digest, storm.size);
-    std::printf("\n%d concurrent x %d MiB, blksize 1468 (one run):\n", settings.storm, static_cast<int>(storm.size >> 20));
-    std::printf("  (a client waits %d ms for a packet before sending its RRQ or last ACK again)\n", kClientWaitMs);
-    std::printf("  midwife:   %d failed, %d RRQs unanswered, %d mid-transfer client timeouts, %llu server retransmissions, %.1f MB/s total%s%s\n",
-                gs.failures, gs.rrq_resends, gs.resends, static_cast<unsigned long long>(retrans), gs.mb_per_s,
-                gs.first_error.empty() ? "" : "; first error: ", gs.first_error.c_str());
-    std::printf("  tftpd-hpa: %d failed, %d RRQs unanswered, %d mid-transfer client timeouts, %.1f MB/s total%s%s\n",
-                hs.failures, hs.rrq_resends, hs.resends,
-                hs.mb_per_s, hs.first_error.empty() ? "" : "; first error: ", hs.first_error.c_str());
+    GroupResult hs =
+        FetchMany(tftpd.port(), storm_request, settings.storm, storm.digest, storm.size, hpa_cpu);
+    std::printf("\n%d concurrent x %d MiB, blksize 1468 (one run):\n", settings.storm,
+                static_cast<int>(storm.size >> 20));
+    std::printf("  (a client waits %d ms for a packet before sending its RRQ or last ACK again)\n",
+                kClientWaitMs);
+    std::printf(
+        "  midwife:   %d failed, %d RRQs unanswered, %d mid-transfer client timeouts, %llu server "
+        "retransmissions, %.1f MB/s total, %.2f s server CPU%s%s\n",
+        gs.failures, gs.rrq_resends, gs.resends, static_cast<unsigned long long>(retrans),
+        gs.mb_per_s, gs.server_cpu_seconds,
+        gs.first_error.empty() ? "" : "; first error: ", gs.first_error.c_str());
+    std::printf(
+        "  tftpd-hpa: %d failed, %d RRQs unanswered, %d mid-transfer client timeouts, %.1f MB/s "
+        "total%s%s\n",
+        hs.failures, hs.rrq_resends, hs.resends, hs.mb_per_s,
+        hs.first_error.empty() ? "" : "; first error: ", hs.first_error.c_str());
     if (gs.failures > 0 || hs.failures > 0) all_exact = false;
   }
 
   const auto& counters = midwife.counters();
-  std::printf("\nmidwife counters: started=%llu done=%llu failed=%llu retransmissions=%llu refused=%llu\n",
-              static_cast<unsigned long long>(counters.transfers_started.load()),
-              static_cast<unsigned long long>(counters.transfers_done.load()),
-              static_cast<unsigned long long>(counters.transfers_failed.load()),
-              static_cast<unsigned long long>(counters.retransmissions.load()),
-              static_cast<unsigned long long>(counters.refused.load()));
+  std::printf(
+      "\nmidwife counters: started=%llu done=%llu failed=%llu retransmissions=%llu refused=%llu\n",
+      static_cast<unsigned long long>(counters.transfers_started.load()),
+      static_cast<unsigned long long>(counters.transfers_done.load()),
+      static_cast<unsigned long long>(counters.transfers_failed.load()),
+      static_cast<unsigned long long>(counters.retransmissions.load()),
+      static_cast<unsigned long long>(counters.refused.load()));
   std::printf("all transfers byte-exact: %s\n", all_exact ? "yes" : "NO");
   return all_exact ? 0 : 1;
 }
