@@ -15,12 +15,20 @@
 //   build/bin/tftp_bench [--big-mib 100] [--runs 3] [--threads 2]
 //                        [--concurrent 64] [--concurrent-mib 8]
 //                        [--storm 400] [--storm-mib 2] [--tftpd /usr/sbin/in.tftpd]
-//                        [--cases 512,1468,w16,65464,concurrent,storm]
+//                        [--cases 512,1468,w16,65464,concurrent,storm] [--client-gro 1]
+//
+// --client-gro 1: the windowsize client turns on UDP_GRO and takes a run of
+// DATA that the kernel kept whole (midwife sends a window as one segmented
+// send, and loopback does not cut it) in one buffer, then splits it, checks
+// each header and copies each payload into place, as a GRO-receiving client
+// does. Off by default: the kernel then cuts the run, and recvmmsg takes the
+// datagrams.
 //
 // MB/s are 10^6 bytes of file per second; ratios are midwife / tftpd-hpa.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -77,6 +85,9 @@ struct Settings {
   std::string tftpd = "/usr/sbin/in.tftpd";
   // Which measurements to run (for quick A/B runs); all by default.
   std::string cases = "512,1468,w16,65464,concurrent,storm";
+  // The windowsize client takes segmented runs whole (UDP_GRO) instead of
+  // one datagram per message.
+  bool client_gro = false;
   bool Runs(std::string_view name) const {
     for (std::string_view rest = cases; !rest.empty();) {
       const size_t comma = rest.find(',');
@@ -159,6 +170,9 @@ struct FetchRequest {
   std::string file;
   uint16_t block_size = 512;  // 512 with no options: a plain RFC 1350 RRQ
   uint16_t window_size = 1;
+  // Inside a window, let the kernel hand over a run of DATA that arrived as
+  // one segmented send (UDP_GRO) in one buffer, split here.
+  bool coalesce = false;
 };
 
 struct FetchResult {
@@ -251,6 +265,12 @@ FetchResult Fetch(uint16_t port, const FetchRequest& request, std::span<uint8_t>
   std::array<iovec, 2 * kClientBatch> parts;
   std::array<mmsghdr, kClientBatch> messages;
   std::array<sockaddr_in, kClientBatch> senders;
+  std::vector<uint8_t> coalesced;
+  if (request.coalesce && request.window_size > 1) {
+    coalesced.resize(65536);
+    int on = 1;
+    ::setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on);
+  }
 
   result.start = Clock::now();
   ::sendto(fd, rrq.data(), rrq.size(), 0, reinterpret_cast<sockaddr*>(&server), sizeof server);
@@ -281,7 +301,46 @@ FetchResult Fetch(uint16_t port, const FetchRequest& request, std::span<uint8_t>
       m.msg_iovlen = 2;
     }
     // How many datagrams were received, or -1.
+    // With UDP_GRO on, one buffer may hold several datagrams of gso_size
+    // bytes each (the last may be shorter): each goes where recvmmsg would
+    // have put it, header into headers[i], payload into its block's place.
+    auto receive_coalesced = [&]() -> int {
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+      iovec whole{coalesced.data(), coalesced.size()};
+      msghdr m{};
+      m.msg_name = &senders[0];
+      m.msg_namelen = sizeof senders[0];
+      m.msg_iov = &whole;
+      m.msg_iovlen = 1;
+      m.msg_control = control;
+      m.msg_controllen = sizeof control;
+      const ssize_t n = ::recvmsg(fd, &m, MSG_DONTWAIT);
+      if (n < 0) return -1;
+      size_t segment = static_cast<size_t>(n);
+      for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+          int size = 0;
+          std::memcpy(&size, CMSG_DATA(c), sizeof size);
+          if (size > 0) segment = static_cast<size_t>(size);
+        }
+      }
+      int count = 0;
+      for (size_t at = 0; at < static_cast<size_t>(n) && static_cast<size_t>(count) < want;
+           at += segment, ++count) {
+        const size_t length = std::min(segment, static_cast<size_t>(n) - at);
+        const size_t i = static_cast<size_t>(count);
+        senders[i] = senders[0];
+        messages[i].msg_hdr.msg_flags = length > 4 + block_size ? MSG_TRUNC : 0;
+        messages[i].msg_len = static_cast<unsigned>(length);
+        std::memcpy(headers[i].data(), coalesced.data() + at, std::min<size_t>(4, length));
+        if (length > 4 && length <= 4 + block_size)
+          std::memcpy(buffer.data() + first_offset + i * block_size, coalesced.data() + at + 4,
+                      length - 4);
+      }
+      return count;
+    };
     auto receive = [&](bool may_block) -> int {
+      if (!coalesced.empty() && sent_any_ack && block_size >= 512) return receive_coalesced();
       if (want == 1) {
         const ssize_t n = ::recvmsg(fd, &messages[0].msg_hdr, may_block ? 0 : MSG_DONTWAIT);
         if (n < 0) return -1;
@@ -596,6 +655,8 @@ bool ParseFlags(int argc, char** argv, Settings& s) {
       s.tftpd = value;
     else if (flag == "--cases")
       s.cases = value;
+    else if (flag == "--client-gro")
+      s.client_gro = value == "1" || value == "yes";
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return false;
@@ -670,7 +731,11 @@ int Run(const Settings& settings) {
   std::vector<Case> cases = {
       {"512", "blksize 512 (no options)", {big.name, 512, 1}, {big.name, 512, 1}},
       {"1468", "blksize 1468", lockstep_1468, lockstep_1468},
-      {"w16", "blksize 1468 windowsize 16 (vs hpa 1468)", {big.name, 1468, 16}, lockstep_1468},
+      {"w16",
+       settings.client_gro ? "blksize 1468 windowsize 16, GRO client (vs hpa 1468)"
+                           : "blksize 1468 windowsize 16 (vs hpa 1468)",
+       {big.name, 1468, 16, settings.client_gro},
+       lockstep_1468},
       {"65464", "blksize 65464", {big.name, 65464, 1}, {big.name, 65464, 1}},
   };
   std::vector<double> mw_median(cases.size()), hpa_median(cases.size());
