@@ -167,11 +167,11 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
 
   // One datagram per completion. Asio first tries the receive at once and
   // waits in epoll only if nothing is queued, so a queue of datagrams drains
-  // without waits, and a lock-step transfer costs one receive that finds
-  // nothing, one epoll_wait and one receive per block. (async_wait plus a
-  // draining loop costs the same receives and, on every wait, an
-  // epoll_ctl: Asio re-arms the edge-triggered registration for each
-  // non-speculative wait.)
+  // without waits, and a lock-step transfer alone on its thread costs one
+  // receive that finds nothing, one epoll_wait and one receive per block.
+  // (async_wait plus a draining loop costs the same receives and, on every
+  // wait, an epoll_ctl: Asio re-arms the edge-triggered registration for
+  // each non-speculative wait.)
   void Receive() {
     if (done_) return;
     socket_.async_receive_from(asio::buffer(buffer_), sender_,
@@ -179,7 +179,11 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
                                  // On an error the timer's retransmissions run out.
                                  if (ec || self->done_) return;
                                  self->OnDatagram(n);
-                                 self->Receive();
+                                 // Re-armed after the handlers already queued on this
+                                 // thread: with many transfers, the client's next ACK
+                                 // has often arrived by then and the receive Asio tries
+                                 // first finds it: no receive that finds nothing.
+                                 asio::post(self->executor_, [self] { self->Receive(); });
                                });
   }
 
