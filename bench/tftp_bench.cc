@@ -6,17 +6,29 @@
 // The client is written here (one blocking UDP socket per transfer, RRQ with
 // blksize/windowsize, DATA received straight into a preallocated buffer, one
 // ACK per block or per window) so that it is cheap, supports RFC 7440
-// windowsize, and does not depend on the codec under test. Every transfer is
-// checked byte-exact by SHA-256 after its clock stops.
+// windowsize, and does not depend on the codec under test. In lock-step it
+// takes one datagram per recvmsg; inside a window it takes whatever of the
+// window is queued in one recvmmsg, as a batch-receiving client would. Every
+// datagram is received and its header checked; every transfer is checked
+// byte-exact by SHA-256 after its clock stops.
 //
 //   build/bin/tftp_bench [--big-mib 100] [--runs 3] [--threads 2]
 //                        [--concurrent 64] [--concurrent-mib 8]
 //                        [--storm 400] [--storm-mib 2] [--tftpd /usr/sbin/in.tftpd]
+//                        [--cases 512,1468,w16,65464,concurrent,storm] [--client-gro 1]
+//
+// --client-gro 1: the windowsize client turns on UDP_GRO and takes a run of
+// DATA that the kernel kept whole (midwife sends a window as one segmented
+// send, and loopback does not cut it) in one buffer, then splits it, checks
+// each header and copies each payload into place, as a GRO-receiving client
+// does. Off by default: the kernel then cuts the run, and recvmmsg takes the
+// datagrams.
 //
 // MB/s are 10^6 bytes of file per second; ratios are midwife / tftpd-hpa.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -25,25 +37,29 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-
-#include "bootserver/server/io_context_pool.h"
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <latch>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bootserver/server/io_context_pool.h"
 #include "bootserver/tftp/tftp_server.h"
 #include "core/sha256.h"
 #include "tests/support/child_process.h"
@@ -67,6 +83,19 @@ struct Settings {
   int storm = 400;
   uint64_t storm_bytes = 2ull << 20;
   std::string tftpd = "/usr/sbin/in.tftpd";
+  // Which measurements to run (for quick A/B runs); all by default.
+  std::string cases = "512,1468,w16,65464,concurrent,storm";
+  // The windowsize client takes segmented runs whole (UDP_GRO) instead of
+  // one datagram per message.
+  bool client_gro = false;
+  bool Runs(std::string_view name) const {
+    for (std::string_view rest = cases; !rest.empty();) {
+      const size_t comma = rest.find(',');
+      if (rest.substr(0, comma) == name) return true;
+      rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    }
+    return false;
+  }
 };
 
 // A client gives up after this many silent waits in a row; each wait is
@@ -74,6 +103,8 @@ struct Settings {
 // not the client, drives recovery.
 constexpr int kClientRetries = 5;
 constexpr int kClientWaitMs = 2500;
+// Datagrams one receive call takes inside a window (recvmmsg).
+constexpr size_t kClientBatch = 64;
 
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -139,6 +170,9 @@ struct FetchRequest {
   std::string file;
   uint16_t block_size = 512;  // 512 with no options: a plain RFC 1350 RRQ
   uint16_t window_size = 1;
+  // Inside a window, let the kernel hand over a run of DATA that arrived as
+  // one segmented send (UDP_GRO) in one buffer, split here.
+  bool coalesce = false;
 };
 
 struct FetchResult {
@@ -222,102 +256,193 @@ FetchResult Fetch(uint16_t port, const FetchRequest& request, std::span<uint8_t>
     in_window = false;
   };
 
+  // One receive call takes one datagram in lock-step (recvmsg) and, inside a
+  // window, whatever of the rest of the window is queued, up to kClientBatch
+  // (recvmmsg). Datagram i's 4-byte header lands in headers[i] and its
+  // payload where block expected+i belongs in `buffer`; one that turns out to
+  // be another block is moved into place or dropped.
+  std::array<std::array<uint8_t, 4>, kClientBatch> headers;
+  std::array<iovec, 2 * kClientBatch> parts;
+  std::array<mmsghdr, kClientBatch> messages;
+  std::array<sockaddr_in, kClientBatch> senders;
+  std::vector<uint8_t> coalesced;
+  if (request.coalesce && request.window_size > 1) {
+    coalesced.resize(65536);
+    int on = 1;
+    ::setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on);
+  }
+
   result.start = Clock::now();
   ::sendto(fd, rrq.data(), rrq.size(), 0, reinterpret_cast<sockaddr*>(&server), sizeof server);
   int silent = 0;
-  uint8_t header[4];
-  for (;;) {
-    const uint64_t offset = (expected - 1) * block_size;
-    if (offset + std::max<uint64_t>(block_size, 512) > buffer.size()) {
+  bool finished = false;
+  while (!finished) {
+    const uint64_t first_offset = (expected - 1) * block_size;
+    // Room for the largest datagram (an OACK or ERROR may exceed a tiny block).
+    const uint64_t slot = std::max<uint64_t>(block_size, 512);
+    if (first_offset + slot > buffer.size()) {
       result.error = "server sent more than the file size";
       return result;
     }
-    iovec iov[2] = {{header, 4}, {buffer.data() + offset, std::max<uint64_t>(block_size, 512)}};
-    sockaddr_in from{};
-    msghdr msg{};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = iov;
-    msg.msg_iovlen = 2;
-    ssize_t n = in_window ? ::recvmsg(fd, &msg, MSG_DONTWAIT) : -1;
-    pollfd p{fd, POLLIN, 0};
-    if (n < 0 && ::poll(&p, 1, kClientWaitMs) == 0) {
-      if (++silent > kClientRetries) {
-        result.error = absl::StrFormat("timed out waiting for block %d", expected);
-        return result;
-      }
-      if (!have_tid) {
-        ++result.rrq_resends;
-        ::sendto(fd, rrq.data(), rrq.size(), 0, reinterpret_cast<sockaddr*>(&server), sizeof server);
-      } else if (sent_any_ack) {
-        ++result.client_resends;
-        send_ack(last_acked);
-      }
-      continue;
+    size_t want = 1;
+    if (window > 1 && sent_any_ack && block_size >= 512) {  // slots of one block each
+      want = static_cast<size_t>(
+          std::min<uint64_t>(window - (expected - 1 - last_acked), kClientBatch));
+      while (want > 1 && first_offset + (want - 1) * block_size + slot > buffer.size()) --want;
     }
-    if (n < 0) n = ::recvmsg(fd, &msg, 0);
-    if (n < 4) continue;
-    if (msg.msg_flags & MSG_TRUNC) {
-      result.error = "datagram larger than the block size";
-      return result;
+    for (size_t i = 0; i < want; ++i) {
+      parts[2 * i] = {headers[i].data(), 4};
+      parts[2 * i + 1] = {buffer.data() + first_offset + i * block_size, slot};
+      msghdr& m = messages[i].msg_hdr;
+      m = msghdr{};
+      m.msg_name = &senders[i];
+      m.msg_namelen = sizeof senders[i];
+      m.msg_iov = &parts[2 * i];
+      m.msg_iovlen = 2;
     }
-    if (have_tid && (from.sin_port != tid.sin_port || from.sin_addr.s_addr != tid.sin_addr.s_addr))
-      continue;  // Not our transfer's TID.
-    if (!have_tid) {
-      tid = from;
-      have_tid = true;
-    }
-    silent = 0;
-    const uint16_t opcode = static_cast<uint16_t>(header[0] << 8 | header[1]);
-    const size_t payload = static_cast<size_t>(n) - 4;
-    if (opcode == 5) {
-      result.error = "server error " + std::to_string(header[2] << 8 | header[3]) + ": " +
-                     std::string(reinterpret_cast<const char*>(buffer.data() + offset),
-                                 strnlen(reinterpret_cast<const char*>(buffer.data() + offset), payload));
-      return result;
-    }
-    if (opcode == 6 && expected == 1 && !sent_any_ack) {
-      // OACK: name\0value\0... (its first two bytes landed in header[2..3]).
-      std::string body(reinterpret_cast<const char*>(header + 2), 2);
-      body.append(reinterpret_cast<const char*>(buffer.data() + offset), payload);
-      std::map<std::string, std::string> acked;
-      size_t at = 0;
-      while (at < body.size()) {
-        size_t name_end = body.find('\0', at);
-        if (name_end == std::string::npos) break;
-        size_t value_end = body.find('\0', name_end + 1);
-        if (value_end == std::string::npos) break;
-        acked[body.substr(at, name_end - at)] = body.substr(name_end + 1, value_end - name_end - 1);
-        at = value_end + 1;
-      }
-      if (acked.count("blksize")) block_size = std::stoul(acked["blksize"]);
-      if (acked.count("windowsize")) window = std::stoul(acked["windowsize"]);
-      send_ack(0);
-      continue;
-    }
-    if (opcode != 3) continue;
-    const uint16_t wire = static_cast<uint16_t>(header[2] << 8 | header[3]);
-    if (wire != static_cast<uint16_t>(expected)) {
-      // A gap or a repeat: name the last block we hold in order, once per
-      // gap, so the sender resumes there (RFC 7440 section 4).
-      if (sent_any_ack || expected > 1) {
-        if (gap_acked != expected - 1) {
-          send_ack(expected - 1);
-          last_acked = expected - 1;
-          gap_acked = expected - 1;
+    // How many datagrams were received, or -1.
+    // With UDP_GRO on, one buffer may hold several datagrams of gso_size
+    // bytes each (the last may be shorter): each goes where recvmmsg would
+    // have put it, header into headers[i], payload into its block's place.
+    auto receive_coalesced = [&]() -> int {
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+      iovec whole{coalesced.data(), coalesced.size()};
+      msghdr m{};
+      m.msg_name = &senders[0];
+      m.msg_namelen = sizeof senders[0];
+      m.msg_iov = &whole;
+      m.msg_iovlen = 1;
+      m.msg_control = control;
+      m.msg_controllen = sizeof control;
+      const ssize_t n = ::recvmsg(fd, &m, MSG_DONTWAIT);
+      if (n < 0) return -1;
+      size_t segment = static_cast<size_t>(n);
+      for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+          int size = 0;
+          std::memcpy(&size, CMSG_DATA(c), sizeof size);
+          if (size > 0) segment = static_cast<size_t>(size);
         }
       }
-      continue;
+      int count = 0;
+      for (size_t at = 0; at < static_cast<size_t>(n) && static_cast<size_t>(count) < want;
+           at += segment, ++count) {
+        const size_t length = std::min(segment, static_cast<size_t>(n) - at);
+        const size_t i = static_cast<size_t>(count);
+        senders[i] = senders[0];
+        messages[i].msg_hdr.msg_flags = length > 4 + block_size ? MSG_TRUNC : 0;
+        messages[i].msg_len = static_cast<unsigned>(length);
+        std::memcpy(headers[i].data(), coalesced.data() + at, std::min<size_t>(4, length));
+        if (length > 4 && length <= 4 + block_size)
+          std::memcpy(buffer.data() + first_offset + i * block_size, coalesced.data() + at + 4,
+                      length - 4);
+      }
+      return count;
+    };
+    auto receive = [&](bool may_block) -> int {
+      if (!coalesced.empty() && sent_any_ack && block_size >= 512) return receive_coalesced();
+      if (want == 1) {
+        const ssize_t n = ::recvmsg(fd, &messages[0].msg_hdr, may_block ? 0 : MSG_DONTWAIT);
+        if (n < 0) return -1;
+        messages[0].msg_len = static_cast<unsigned>(n);
+        return 1;
+      }
+      return ::recvmmsg(fd, messages.data(), static_cast<unsigned>(want), MSG_DONTWAIT, nullptr);
+    };
+    int got = in_window ? receive(false) : -1;
+    if (got <= 0) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, kClientWaitMs) == 0) {
+        if (++silent > kClientRetries) {
+          result.error = absl::StrFormat("timed out waiting for block %d", expected);
+          return result;
+        }
+        if (!have_tid) {
+          ++result.rrq_resends;
+          ::sendto(fd, rrq.data(), rrq.size(), 0, reinterpret_cast<sockaddr*>(&server),
+                   sizeof server);
+        } else if (sent_any_ack) {
+          ++result.client_resends;
+          send_ack(last_acked);
+        }
+        continue;
+      }
+      got = receive(true);
+      if (got <= 0) continue;
     }
-    result.bytes += payload;
-    ++expected;
-    in_window = window > 1;
-    const bool last = payload < block_size;
-    if (last || expected - 1 - last_acked >= window) {
-      send_ack(expected - 1);
-      last_acked = expected - 1;
+    for (int i = 0; i < got && !finished; ++i) {
+      const uint8_t* header = headers[static_cast<size_t>(i)].data();
+      uint8_t* landed = buffer.data() + first_offset + static_cast<uint64_t>(i) * block_size;
+      const sockaddr_in& from = senders[static_cast<size_t>(i)];
+      const size_t n = messages[static_cast<size_t>(i)].msg_len;
+      if (n < 4) continue;
+      if (messages[static_cast<size_t>(i)].msg_hdr.msg_flags & MSG_TRUNC) {
+        result.error = "datagram larger than the block size";
+        return result;
+      }
+      if (have_tid &&
+          (from.sin_port != tid.sin_port || from.sin_addr.s_addr != tid.sin_addr.s_addr))
+        continue;  // Not our transfer's TID.
+      if (!have_tid) {
+        tid = from;
+        have_tid = true;
+      }
+      silent = 0;
+      const uint16_t opcode = static_cast<uint16_t>(header[0] << 8 | header[1]);
+      const size_t payload = n - 4;
+      if (opcode == 5) {
+        result.error = "server error " + std::to_string(header[2] << 8 | header[3]) + ": " +
+                       std::string(reinterpret_cast<const char*>(landed),
+                                   strnlen(reinterpret_cast<const char*>(landed), payload));
+        return result;
+      }
+      if (opcode == 6 && expected == 1 && !sent_any_ack) {
+        // OACK: name\0value\0... (its first two bytes landed in header[2..3]).
+        std::string body(reinterpret_cast<const char*>(header + 2), 2);
+        body.append(reinterpret_cast<const char*>(landed), payload);
+        std::map<std::string, std::string> acked;
+        size_t at = 0;
+        while (at < body.size()) {
+          size_t name_end = body.find('\0', at);
+          if (name_end == std::string::npos) break;
+          size_t value_end = body.find('\0', name_end + 1);
+          if (value_end == std::string::npos) break;
+          acked[body.substr(at, name_end - at)] =
+              body.substr(name_end + 1, value_end - name_end - 1);
+          at = value_end + 1;
+        }
+        if (acked.count("blksize")) block_size = std::stoul(acked["blksize"]);
+        if (acked.count("windowsize")) window = std::stoul(acked["windowsize"]);
+        send_ack(0);
+        continue;
+      }
+      if (opcode != 3) continue;
+      const uint16_t wire = static_cast<uint16_t>(header[2] << 8 | header[3]);
+      if (wire != static_cast<uint16_t>(expected) || payload > block_size) {
+        // A gap or a repeat: name the last block we hold in order, once per
+        // gap, so the sender resumes there (RFC 7440 section 4).
+        if (sent_any_ack || expected > 1) {
+          if (gap_acked != expected - 1) {
+            send_ack(expected - 1);
+            last_acked = expected - 1;
+            gap_acked = expected - 1;
+          }
+        }
+        continue;
+      }
+      // After a gap in this batch, a block lands in a later one's place.
+      uint8_t* place = buffer.data() + (expected - 1) * block_size;
+      if (landed != place) std::memmove(place, landed, payload);
+      result.bytes += payload;
+      ++expected;
+      in_window = window > 1;
+      const bool last = payload < block_size;
+      if (last || expected - 1 - last_acked >= window) {
+        send_ack(expected - 1);
+        last_acked = expected - 1;
+      }
+      if (last) finished = true;
     }
-    if (last) break;
   }
   result.end = Clock::now();
   result.ok = true;
@@ -329,16 +454,26 @@ FetchResult Fetch(uint16_t port, const FetchRequest& request, std::span<uint8_t>
 // from the common start to the last finish) and counts failures.
 struct GroupResult {
   double mb_per_s = 0;
+  double server_cpu_seconds = 0;  // the server's user + system CPU over the group
   int failures = 0;
   int resends = 0;
   int rrq_resends = 0;
   std::string first_error;
 };
 
+// The CPU seconds a server has used so far.
+using CpuSampler = std::function<double()>;
+
 GroupResult FetchMany(uint16_t port, const FetchRequest& request, int count,
-                      const Sha256Digest& want, uint64_t size) {
+                      const Sha256Digest& want, uint64_t size, const CpuSampler& server_cpu) {
+  // Each buffer is written once before the clock starts, so that the
+  // transfers do not pay the kernel's first-touch page faults (as a client
+  // writing into memory it already holds would not).
   std::vector<std::unique_ptr<uint8_t[]>> buffers;
-  for (int i = 0; i < count; ++i) buffers.push_back(std::make_unique_for_overwrite<uint8_t[]>(size + 65536 + 512));
+  for (int i = 0; i < count; ++i) {
+    buffers.push_back(std::make_unique_for_overwrite<uint8_t[]>(size + 65536 + 512));
+    std::memset(buffers.back().get(), 0, size + 65536 + 512);
+  }
   std::vector<FetchResult> results(static_cast<size_t>(count));
   std::latch ready(count + 1);
   std::vector<std::thread> threads;
@@ -347,13 +482,16 @@ GroupResult FetchMany(uint16_t port, const FetchRequest& request, int count,
       pthread_setname_np(pthread_self(), "tftp-client");
       ready.arrive_and_wait();
       results[static_cast<size_t>(i)] =
-          Fetch(port, request, std::span<uint8_t>(buffers[static_cast<size_t>(i)].get(), size + 65536 + 512));
+          Fetch(port, request,
+                std::span<uint8_t>(buffers[static_cast<size_t>(i)].get(), size + 65536 + 512));
     });
   }
+  const double cpu_before = server_cpu();
   ready.arrive_and_wait();
   const auto start = Clock::now();
   for (auto& t : threads) t.join();
   GroupResult group;
+  group.server_cpu_seconds = server_cpu() - cpu_before;
   auto end = start;
   uint64_t bytes = 0;
   for (size_t i = 0; i < results.size(); ++i) {
@@ -361,11 +499,13 @@ GroupResult FetchMany(uint16_t port, const FetchRequest& request, int count,
     group.resends += r.client_resends;
     group.rrq_resends += r.rrq_resends;
     bool exact = r.ok && r.bytes == size &&
-                 Sha256Of(std::string_view(reinterpret_cast<const char*>(buffers[i].get()), r.bytes)) == want;
+                 Sha256Of(std::string_view(reinterpret_cast<const char*>(buffers[i].get()),
+                                           r.bytes)) == want;
     if (!exact) {
       ++group.failures;
       if (group.first_error.empty())
-        group.first_error = r.ok ? absl::StrFormat("got %d bytes, digest mismatch or short", r.bytes) : r.error;
+        group.first_error =
+            r.ok ? absl::StrFormat("got %d bytes, digest mismatch or short", r.bytes) : r.error;
       continue;
     }
     bytes += r.bytes;
@@ -374,6 +514,37 @@ GroupResult FetchMany(uint16_t port, const FetchRequest& request, int count,
   const double seconds = std::chrono::duration<double>(end - start).count();
   group.mb_per_s = seconds > 0 ? static_cast<double>(bytes) / seconds / 1e6 : 0;
   return group;
+}
+
+// User + system CPU seconds of a thread: utime and stime (fields 14 and 15 of
+// its /proc/.../stat).
+double CpuSecondsOf(const std::string& stat_path) {
+  std::ifstream in(stat_path);
+  std::string line;
+  std::getline(in, line);
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(line.substr(close + 2));
+  std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
+  if (f.size() < 15) return 0;
+  double ticks = std::stod(f[11]) + std::stod(f[12]);  // field 3 is f[0]
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// This process's CPU outside the client threads and the main thread: the
+// in-process server's threads.
+double InProcessServerCpuSeconds() {
+  double total = 0;
+  const pid_t self = ::getpid();
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    if (task.path().filename() == std::to_string(self)) continue;
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "tftp-client") continue;
+    total += CpuSecondsOf(task.path() / "stat");
+  }
+  return total;
 }
 
 // The two servers under test, each behind the same port-based interface.
@@ -466,14 +637,26 @@ bool ParseFlags(int argc, char** argv, Settings& s) {
       return false;
     }
     std::string value = argv[++i];
-    if (flag == "--big-mib") s.big_bytes = std::stoull(value) << 20;
-    else if (flag == "--runs") s.runs = std::stoi(value);
-    else if (flag == "--threads") s.threads = std::stoi(value);
-    else if (flag == "--concurrent") s.concurrent = std::stoi(value);
-    else if (flag == "--concurrent-mib") s.concurrent_bytes = std::stoull(value) << 20;
-    else if (flag == "--storm") s.storm = std::stoi(value);
-    else if (flag == "--storm-mib") s.storm_bytes = std::stoull(value) << 20;
-    else if (flag == "--tftpd") s.tftpd = value;
+    if (flag == "--big-mib")
+      s.big_bytes = std::stoull(value) << 20;
+    else if (flag == "--runs")
+      s.runs = std::stoi(value);
+    else if (flag == "--threads")
+      s.threads = std::stoi(value);
+    else if (flag == "--concurrent")
+      s.concurrent = std::stoi(value);
+    else if (flag == "--concurrent-mib")
+      s.concurrent_bytes = std::stoull(value) << 20;
+    else if (flag == "--storm")
+      s.storm = std::stoi(value);
+    else if (flag == "--storm-mib")
+      s.storm_bytes = std::stoull(value) << 20;
+    else if (flag == "--tftpd")
+      s.tftpd = value;
+    else if (flag == "--cases")
+      s.cases = value;
+    else if (flag == "--client-gro")
+      s.client_gro = value == "1" || value == "yes";
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return false;
@@ -500,7 +683,8 @@ int Run(const Settings& settings) {
   for (size_t i = 0; i < blobs.size(); ++i) {
     std::string bytes = PseudoRandomBytes(blobs[i].size, i + 1);
     blobs[i].digest = Sha256Of(bytes);
-    std::ofstream(dir.File(blobs[i].name), std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(dir.File(blobs[i].name), std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     ::chmod(dir.File(blobs[i].name).c_str(), 0644);
   }
 
@@ -510,100 +694,144 @@ int Run(const Settings& settings) {
     std::fprintf(stderr, "tftpd-hpa did not come up: %s\n", tftpd.log().c_str());
     return 1;
   }
-  std::printf("TFTP: midwife TftpServer in-process (%d I/O threads, port %d) vs tftpd-hpa %s (port %d)\n",
-              settings.threads, midwife.port(), settings.tftpd.c_str(), tftpd.port());
-  std::printf("same files, same client (this program), medians of %d runs, MB = 10^6 bytes; every transfer SHA-256 checked\n\n",
-              settings.runs);
+  std::printf(
+      "TFTP: midwife TftpServer in-process (%d I/O threads, port %d) vs tftpd-hpa %s (port %d)\n",
+      settings.threads, midwife.port(), settings.tftpd.c_str(), tftpd.port());
+  std::printf(
+      "same files, same client (this program), medians of %d runs, MB = 10^6 bytes; every transfer "
+      "SHA-256 checked\n",
+      settings.runs);
+  const CpuSampler midwife_cpu = InProcessServerCpuSeconds;
+  // tftpd-hpa's CPU is in the children it forks per transfer and lets the
+  // kernel reap (SIGCHLD ignored), so no tally of it is kept anywhere.
+  const CpuSampler hpa_cpu = [] { return 0.0; };
+  std::printf(
+      "the client takes one DATA per recvmsg in lock-step, and what is queued of a window (up to "
+      "%zu) per recvmmsg\n\n",
+      kClientBatch);
 
   bool all_exact = true;
   auto report_failure = [&](const char* who, const std::string& what, const GroupResult& g) {
     if (g.failures > 0) {
       all_exact = false;
-      std::printf("  !! %s %s: %d failed (%s)\n", who, what.c_str(), g.failures, g.first_error.c_str());
+      std::printf("  !! %s %s: %d failed (%s)\n", who, what.c_str(), g.failures,
+                  g.first_error.c_str());
     }
   };
 
   struct Case {
+    std::string key;  // its name in --cases
     std::string label;
     FetchRequest request;
-    bool tftpd;  // tftpd-hpa has no windowsize: that row compares with its 1468 row
+    // tftpd-hpa has no windowsize: that row compares with its 1468 lock-step figure.
+    FetchRequest hpa_request;
   };
   const Blob& big = blobs[0];
+  const FetchRequest lockstep_1468{big.name, 1468, 1};
   std::vector<Case> cases = {
-      {"blksize 512 (no options)", {big.name, 512, 1}, true},
-      {"blksize 1468", {big.name, 1468, 1}, true},
-      {"blksize 1468 windowsize 16", {big.name, 1468, 16}, false},
-      {"blksize 65464", {big.name, 65464, 1}, true},
+      {"512", "blksize 512 (no options)", {big.name, 512, 1}, {big.name, 512, 1}},
+      {"1468", "blksize 1468", lockstep_1468, lockstep_1468},
+      {"w16",
+       settings.client_gro ? "blksize 1468 windowsize 16, GRO client (vs hpa 1468)"
+                           : "blksize 1468 windowsize 16 (vs hpa 1468)",
+       {big.name, 1468, 16, settings.client_gro},
+       lockstep_1468},
+      {"65464", "blksize 65464", {big.name, 65464, 1}, {big.name, 65464, 1}},
   };
   std::vector<double> mw_median(cases.size()), hpa_median(cases.size());
+  std::vector<double> mw_cpu_median(cases.size());
   for (size_t c = 0; c < cases.size(); ++c) {
-    std::vector<double> mw, hpa;
+    if (!settings.Runs(cases[c].key)) continue;
+    // The windowsize row reuses the 1468 row's tftpd-hpa runs when there are any.
+    const bool hpa_measured_already = c == 2 && settings.Runs(cases[1].key);
+    std::vector<double> mw, hpa, mw_cpu;
     for (int run = 0; run < settings.runs; ++run) {
-      GroupResult g = FetchMany(midwife.port(), cases[c].request, 1, big.digest, big.size);
+      GroupResult g =
+          FetchMany(midwife.port(), cases[c].request, 1, big.digest, big.size, midwife_cpu);
       report_failure("midwife", cases[c].label, g);
       mw.push_back(g.mb_per_s);
-      if (cases[c].tftpd) {
-        GroupResult h = FetchMany(tftpd.port(), cases[c].request, 1, big.digest, big.size);
+      mw_cpu.push_back(g.server_cpu_seconds);
+      if (!hpa_measured_already) {
+        GroupResult h =
+            FetchMany(tftpd.port(), cases[c].hpa_request, 1, big.digest, big.size, hpa_cpu);
         report_failure("tftpd-hpa", cases[c].label, h);
         hpa.push_back(h.mb_per_s);
       }
     }
     mw_median[c] = Median(mw);
-    hpa_median[c] = cases[c].tftpd ? Median(hpa) : Median({});
+    hpa_median[c] = hpa_measured_already ? hpa_median[1] : Median(hpa);
+    mw_cpu_median[c] = Median(mw_cpu);
   }
-  hpa_median[2] = hpa_median[1];
 
   const std::string heading = "one transfer of " + std::to_string(big.size >> 20) + " MiB";
-  std::printf("%-44s %12s %14s %8s %8s\n", heading.c_str(),
-              "midwife MB/s", "tftpd-hpa MB/s", "ratio", "goal");
+  std::printf("%-44s %12s %14s %8s %8s  %s\n", heading.c_str(), "midwife MB/s", "tftpd-hpa MB/s",
+              "ratio", "goal", "midwife CPU s");
   const char* goals[] = {">=1x", ">=1x", ">=8x", ">=1x"};
   for (size_t c = 0; c < cases.size(); ++c) {
-    std::string label = cases[c].label + (c == 2 ? " (vs hpa 1468)" : "");
-    std::printf("%-44s %12.1f %14.1f %8s %8s\n", label.c_str(), mw_median[c], hpa_median[c],
-                Ratio(mw_median[c], hpa_median[c]).c_str(), goals[c]);
+    if (!settings.Runs(cases[c].key)) continue;
+    std::printf("%-44s %12.1f %14.1f %8s %8s  %.2f\n", cases[c].label.c_str(), mw_median[c],
+                hpa_median[c], Ratio(mw_median[c], hpa_median[c]).c_str(), goals[c],
+                mw_cpu_median[c]);
   }
 
   // Many at once, lockstep 1468 (what a rack of PXE ROMs does).
-  const Blob& conc = blobs[1];
-  FetchRequest conc_request{conc.name, 1468, 1};
-  std::vector<double> mw, hpa;
-  for (int run = 0; run < settings.runs; ++run) {
-    GroupResult g = FetchMany(midwife.port(), conc_request, settings.concurrent, conc.digest, conc.size);
-    report_failure("midwife", "concurrent", g);
-    mw.push_back(g.mb_per_s);
-    GroupResult h = FetchMany(tftpd.port(), conc_request, settings.concurrent, conc.digest, conc.size);
-    report_failure("tftpd-hpa", "concurrent", h);
-    hpa.push_back(h.mb_per_s);
+  if (settings.Runs("concurrent")) {
+    const Blob& conc = blobs[1];
+    FetchRequest conc_request{conc.name, 1468, 1};
+    std::vector<double> mw, hpa, mw_cpu;
+    for (int run = 0; run < settings.runs; ++run) {
+      GroupResult g = FetchMany(midwife.port(), conc_request, settings.concurrent, conc.digest,
+                                conc.size, midwife_cpu);
+      report_failure("midwife", "concurrent", g);
+      mw.push_back(g.mb_per_s);
+      mw_cpu.push_back(g.server_cpu_seconds);
+      GroupResult h = FetchMany(tftpd.port(), conc_request, settings.concurrent, conc.digest,
+                                conc.size, hpa_cpu);
+      report_failure("tftpd-hpa", "concurrent", h);
+      hpa.push_back(h.mb_per_s);
+    }
+    std::string label = absl::StrFormat("%d concurrent x %d MiB, blksize 1468 (total)",
+                                        settings.concurrent, conc.size >> 20);
+    std::printf("%-44s %12.1f %14.1f %8s %8s  %.2f\n", label.c_str(), Median(mw), Median(hpa),
+                Ratio(Median(mw), Median(hpa)).c_str(), ">=1.5x", Median(mw_cpu));
   }
-  std::string label = absl::StrFormat("%d concurrent x %d MiB, blksize 1468 (total)", settings.concurrent,
-                                      conc.size >> 20);
-  std::printf("%-44s %12.1f %14.1f %8s %8s\n", label.c_str(), Median(mw), Median(hpa),
-              Ratio(Median(mw), Median(hpa)).c_str(), ">=1.5x");
 
   // A storm: every transfer must finish, with no client-side timeouts.
-  const Blob& storm = blobs[2];
-  FetchRequest storm_request{storm.name, 1468, 1};
-  const uint64_t retrans_before = midwife.counters().retransmissions.load();
-  GroupResult gs = FetchMany(midwife.port(), storm_request, settings.storm, storm.digest, storm.size);
-  const uint64_t retrans = midwife.counters().retransmissions.load() - retrans_before;
-  GroupResult hs = FetchMany(tftpd.port(), storm_request, settings.storm, storm.digest, storm.size);
-  std::printf("\n%d concurrent x %d MiB, blksize 1468 (one run):\n", settings.storm, static_cast<int>(storm.size >> 20));
-  std::printf("  (a client waits %d ms for a packet before sending its RRQ or last ACK again)\n", kClientWaitMs);
-  std::printf("  midwife:   %d failed, %d RRQs unanswered, %d mid-transfer client timeouts, %llu server retransmissions, %.1f MB/s total%s%s\n",
-              gs.failures, gs.rrq_resends, gs.resends, static_cast<unsigned long long>(retrans), gs.mb_per_s,
-              gs.first_error.empty() ? "" : "; first error: ", gs.first_error.c_str());
-  std::printf("  tftpd-hpa: %d failed, %d RRQs unanswered, %d mid-transfer client timeouts, %.1f MB/s total%s%s\n",
-              hs.failures, hs.rrq_resends, hs.resends,
-              hs.mb_per_s, hs.first_error.empty() ? "" : "; first error: ", hs.first_error.c_str());
-  if (gs.failures > 0 || hs.failures > 0) all_exact = false;
+  if (settings.Runs("storm")) {
+    const Blob& storm = blobs[2];
+    FetchRequest storm_request{storm.name, 1468, 1};
+    const uint64_t retrans_before = midwife.counters().retransmissions.load();
+    GroupResult gs = FetchMany(midwife.port(), storm_request, settings.storm, storm.digest,
+                               storm.size, midwife_cpu);
+    const uint64_t retrans = midwife.counters().retransmissions.load() - retrans_before;
+    GroupResult hs =
+        FetchMany(tftpd.port(), storm_request, settings.storm, storm.digest, storm.size, hpa_cpu);
+    std::printf("\n%d concurrent x %d MiB, blksize 1468 (one run):\n", settings.storm,
+                static_cast<int>(storm.size >> 20));
+    std::printf("  (a client waits %d ms for a packet before sending its RRQ or last ACK again)\n",
+                kClientWaitMs);
+    std::printf(
+        "  midwife:   %d failed, %d RRQs unanswered, %d mid-transfer client timeouts, %llu server "
+        "retransmissions, %.1f MB/s total, %.2f s server CPU%s%s\n",
+        gs.failures, gs.rrq_resends, gs.resends, static_cast<unsigned long long>(retrans),
+        gs.mb_per_s, gs.server_cpu_seconds,
+        gs.first_error.empty() ? "" : "; first error: ", gs.first_error.c_str());
+    std::printf(
+        "  tftpd-hpa: %d failed, %d RRQs unanswered, %d mid-transfer client timeouts, %.1f MB/s "
+        "total%s%s\n",
+        hs.failures, hs.rrq_resends, hs.resends, hs.mb_per_s,
+        hs.first_error.empty() ? "" : "; first error: ", hs.first_error.c_str());
+    if (gs.failures > 0 || hs.failures > 0) all_exact = false;
+  }
 
   const auto& counters = midwife.counters();
-  std::printf("\nmidwife counters: started=%llu done=%llu failed=%llu retransmissions=%llu refused=%llu\n",
-              static_cast<unsigned long long>(counters.transfers_started.load()),
-              static_cast<unsigned long long>(counters.transfers_done.load()),
-              static_cast<unsigned long long>(counters.transfers_failed.load()),
-              static_cast<unsigned long long>(counters.retransmissions.load()),
-              static_cast<unsigned long long>(counters.refused.load()));
+  std::printf(
+      "\nmidwife counters: started=%llu done=%llu failed=%llu retransmissions=%llu refused=%llu\n",
+      static_cast<unsigned long long>(counters.transfers_started.load()),
+      static_cast<unsigned long long>(counters.transfers_done.load()),
+      static_cast<unsigned long long>(counters.transfers_failed.load()),
+      static_cast<unsigned long long>(counters.retransmissions.load()),
+      static_cast<unsigned long long>(counters.refused.load()));
   std::printf("all transfers byte-exact: %s\n", all_exact ? "yes" : "NO");
   return all_exact ? 0 : 1;
 }
