@@ -522,7 +522,9 @@ absl::StatusOr<std::string> BackupStore::ReadArchive(const std::string& mac, uin
     if (stored.chunk_count() == 1) {
       at_rest = std::move(*chunk);  // Most archives are one chunk: no copy.
     } else {
-      if (c == 0) at_rest.reserve(stored.stored_bytes() != 0 ? stored.stored_bytes() : stored.info().size());
+      if (c == 0) {
+        at_rest.reserve(stored.stored_bytes() != 0 ? stored.stored_bytes() : stored.info().size());
+      }
       at_rest += *chunk;
     }
   }
