@@ -302,5 +302,64 @@ TEST(StateStoreCallLimitTest, SilentBackupStreamIsCancelledAndStoresNothing) {
   EXPECT_EQ(admin->Stat("02:00:00:00:00:77").status().code(), absl::StatusCode::kNotFound);
 }
 
+// Each open Backup call holds its archive in memory: --max-threads bounds how
+// many may be open at once, and the next is refused (the client library
+// retries that) rather than queued.
+TEST(StateStoreCallLimitTest, BackupBeyondTheOpenLimitIsRefusedUntilAnOpenOneEnds) {
+  midwife::testing::TempDir tmp;
+  testing::StateStoreServer server(tmp.File("data"), {"--max-threads", "1"});
+  ASSERT_TRUE(server.Start()) << server.log();
+  auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+  auto stub = v1::StateStore::NewStub(channel);
+  auto with_token = [&](grpc::ClientContext& context) {
+    context.AddMetadata("authorization", "Bearer " + server.admin_token());
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  };
+  const std::string archive = MakeEsxiStateTgz({{"etc/hosts", "127.0.0.1 localhost\n"}});
+  auto backup = [&](const std::string& mac) {
+    grpc::ClientContext context;
+    with_token(context);
+    v1::BackupResponse response;
+    auto writer = stub->Backup(&context, &response);
+    v1::BackupRequest message;
+    message.mutable_header()->set_mac(mac);
+    message.set_chunk(archive);
+    writer->Write(message, grpc::WriteOptions().set_last_message());
+    return writer->Finish();
+  };
+
+  grpc::ClientContext open_context;
+  with_token(open_context);
+  v1::BackupResponse open_response;
+  auto open = stub->Backup(&open_context, &open_response);
+  v1::BackupRequest header;
+  header.mutable_header()->set_mac(Mac(1));
+  ASSERT_TRUE(open->Write(header));
+  {
+    // A round trip on the same connection, so that the server has taken the
+    // open call before the next one arrives.
+    grpc::ClientContext context;
+    with_token(context);
+    v1::StatRequest stat;
+    stat.set_mac(Mac(1));
+    v1::VersionInfo info;
+    EXPECT_EQ(stub->Stat(&context, stat, &info).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  grpc::Status refused = backup(Mac(2));
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+
+  v1::BackupRequest chunk;
+  chunk.set_chunk(archive);
+  ASSERT_TRUE(open->Write(chunk, grpc::WriteOptions().set_last_message()));
+  grpc::Status finished = open->Finish();
+  ASSERT_TRUE(finished.ok()) << finished.error_message();
+  EXPECT_TRUE(open_response.created());
+  grpc::Status retried = backup(Mac(2));
+  EXPECT_TRUE(retried.ok()) << retried.error_message();
+  auto admin = server.AdminClient();
+  EXPECT_TRUE(admin->Stat(Mac(1)).ok());
+  EXPECT_TRUE(admin->Stat(Mac(2)).ok());
+}
+
 }  // namespace
 }  // namespace midwife::statestore
