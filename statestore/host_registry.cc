@@ -190,12 +190,23 @@ absl::StatusOr<v1::BootDecision> HostRegistry::BeginBoot(const MacAddress& mac,
 
 absl::StatusOr<v1::HostRecord> HostRegistry::ReportBirth(const MacAddress& mac,
                                                          const BirthReport& report,
-                                                         const std::string& address) {
+                                                         const std::string& address,
+                                                         const std::string& phases) {
   BirthReport bounded = report;
   bounded.image = Cut(report.image);
   bounded.build = Cut(report.build);
   return Mutate(mac, false, Cut(address), [&](v1::HostRecord& record, const Moment& now) {
-    return ApplyBirthReport(record, bounded, now);
+    RETURN_IF_ERROR(ApplyBirthReport(record, bounded, now));
+    if (phases.empty()) return absl::OkStatus();
+    v1::HostEvent event;
+    event.set_unix_ms(now.unix_ms);
+    event.set_mac(now.mac);
+    event.set_address(now.address);
+    event.set_kind(v1::HOST_EVENT_KIND_PHASES);
+    event.set_image(record.active().image());
+    event.set_reason(phases.substr(0, 1024));
+    AppendEvent(record, std::move(event));
+    return absl::OkStatus();
   });
 }
 

@@ -59,9 +59,12 @@ class HostRegistry {
   // INVALID_ARGUMENT for a boot_id over kMaxBootIdBytes.
   absl::StatusOr<v1::BootDecision> BeginBoot(const MacAddress& mac, const v1::HostFacts& facts,
                                              const std::string& boot_id);
-  // NOT_FOUND for a host never seen or assigned.
+  // NOT_FOUND for a host never seen or assigned. Non-empty `phases` (the
+  // boot's timeline) is recorded as a PHASES event after the report's, in
+  // the same commit.
   absl::StatusOr<v1::HostRecord> ReportBirth(const MacAddress& mac, const BirthReport& report,
-                                             const std::string& address);
+                                             const std::string& address,
+                                             const std::string& phases = "");
   // Creates the record if needed. INVALID_ARGUMENT for a malformed image.
   absl::StatusOr<v1::HostRecord> Assign(const MacAddress& mac, const std::string& image);
   absl::StatusOr<v1::HostRecord> Unassign(const MacAddress& mac);

@@ -75,7 +75,7 @@ grpc::Status HostRegistryService::ReportBirth(grpc::ServerContext* context,
   auto mac = AuthorizeHost(*context, authorizer_, "mac", request->mac(), true);
   if (!mac.ok()) return ToGrpcStatus(mac.status());
   BirthReport report{request->image(), request->build(), request->ok(), request->message()};
-  auto record = registry_.ReportBirth(*mac, report, request->address());
+  auto record = registry_.ReportBirth(*mac, report, request->address(), request->phases());
   LogChange("host.report", record);
   return Reply(std::move(record), response);
 }

@@ -561,11 +561,16 @@ HttpResponse BootService::Report(const MacAddress& mac, const HttpRequest& reque
   report.set_message(fields["message"]);
   report.set_address(request.remote_address);
   if (absl::Status st = CheckHostToken(mac, request); !st.ok()) return ErrorResponse(st);
+  // The boot's timeline goes into the host's history with the report.
+  const std::string phases = NotePhase(mac.ToString(), "report");
+  report.set_phases(phases);
   auto record = registry_.ReportBirth(report);
   if (!record.ok()) return ErrorResponse(record.status());
-  if (std::string phases = NotePhase(mac.ToString(), "report"); !phases.empty()) {
-    // The boot's timeline goes into the host's history; losing it is not
-    // worth failing the report over.
+  if (!phases.empty() &&
+      (record->events().empty() ||
+       record->events(record->events_size() - 1).kind() != v1::HOST_EVENT_KIND_PHASES)) {
+    // A store from before ReportBirthRequest.phases: on its own. Losing it
+    // is not worth failing the report over.
     v1::RecordEventRequest event;
     event.set_mac(mac.ToString());
     event.set_kind(v1::HOST_EVENT_KIND_PHASES);

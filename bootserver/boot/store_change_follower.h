@@ -31,8 +31,9 @@ struct StoreChangeFollowerOptions {
   // backoff, which is as short.
   std::chrono::milliseconds first_backoff{100};
   std::chrono::milliseconds max_backoff{1000};
-  // How long a host's record check waits for more changes of that record:
-  // one boot changes it several times within moments (BeginBoot, the birth
+  // How long a host's record read (a change that did not carry the record:
+  // an alias, an older store) waits for more changes of that record: one
+  // boot changes it several times within moments (BeginBoot, the birth
   // report, its phases, the hook's event), and one read after them all
   // does. Short beside the time between a change and an outage that would
   // make it matter.

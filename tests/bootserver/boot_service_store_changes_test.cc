@@ -237,5 +237,26 @@ TEST_F(BootServiceStoreChangesTest, OwnUploadNeedsNoRestoreButAnotherServerFetch
   EXPECT_EQ(fetches[0].sha256, Sha256Hex(v2));
 }
 
+// The birth report carries the boot's timeline: one round trip, where the
+// report and a RecordEvent after it were two.
+TEST_F(BootServiceStoreChangesTest, BirthReportWithTheBootsTimelineIsOneRoundTrip) {
+  BootServer server = NewBootServer();
+  ASSERT_THAT(server.Script().body, HasSubstr("esxi@1"));
+  ASSERT_EQ(server.Get(absl::StrCat("/boot/", kMacDashed, "/boot.cfg")).status, 200);
+  HttpRequest report;
+  report.method = "POST";
+  report.path = absl::StrCat("/hosts/", kMacDashed, "/report");
+  report.headers["authorization"] = "Bearer " + token_;
+  report.body = "status=ok&image=esxi@1";
+  report.remote_address = kAddress;
+  const double calls = server.Metric("midwife_store_calls_total");
+  ASSERT_EQ(server.service->HandleHttp(report).status, 200);
+  EXPECT_EQ(server.Metric("midwife_store_calls_total"), calls + 1);
+  const v1::HostRecord record = Record();
+  ASSERT_GE(record.events_size(), 1);
+  EXPECT_EQ(record.events(record.events_size() - 1).kind(), v1::HOST_EVENT_KIND_PHASES);
+  EXPECT_THAT(record.events(record.events_size() - 1).reason(), HasSubstr("bootcfg"));
+}
+
 }  // namespace
 }  // namespace midwife::bootserver

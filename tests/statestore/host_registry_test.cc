@@ -273,6 +273,24 @@ TEST_F(HostRegistryTest, EveryChangeOfARecordRaisesItsRevisionByOne) {
   EXPECT_EQ(Get(kNic2).revision(), 6u) << "an alias reads its primary's record";
 }
 
+// The boot's timeline comes with its report: one commit, PHASES after the
+// report's own event.
+TEST_F(HostRegistryTest, ReportCarriesTheBootsTimelineInTheSameCommit) {
+  ASSERT_TRUE(registry_.Assign(Mac(kHost), "esxi@8").ok());
+  Boot(kHost);
+  const size_t commits = engine_.commits;
+  auto r = registry_.ReportBirth(Mac(kHost), BirthReport{"esxi@8", "1", true, ""}, "10.0.0.5",
+                                 "script 0.010s, report 9.000s");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(engine_.commits, commits + 1);
+  ASSERT_GE(r->events_size(), 2);
+  const v1::HostEvent& last = r->events(r->events_size() - 1);
+  EXPECT_EQ(last.kind(), v1::HOST_EVENT_KIND_PHASES);
+  EXPECT_EQ(last.reason(), "script 0.010s, report 9.000s");
+  EXPECT_EQ(last.image(), "esxi@8");
+  EXPECT_EQ(r->events(r->events_size() - 2).kind(), v1::HOST_EVENT_KIND_CONFIRMED);
+}
+
 TEST_F(HostRegistryTest, DeadlineComesFromTheOptions) {
   HostRegistryOptions o = Options();
   o.banks.report_deadline_ms = 60'000;
