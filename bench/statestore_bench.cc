@@ -11,7 +11,7 @@
 // figures docs/SCALING.md quotes.
 //
 //   build/bin/statestore_bench [--seconds S] [--state-bytes N] [--engines rocksdb|etcd|both]
-//                              [--fleet-hosts N] [--in-process-only yes] [--clients N]...
+//                              [--fleet-hosts N] [--in-process-only yes]
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <sys/resource.h>
@@ -55,8 +55,6 @@ struct Settings {
   // Only the in-process breakdown (no server, no clients): what a profiler
   // is pointed at.
   bool in_process_only = false;
-  // Only these client counts (flag --clients N, repeatable); default 1, 16, 64.
-  std::vector<int> clients;
 };
 
 // An esx.conf-like /etc: text settings with random values (MACs, UUIDs,
@@ -222,7 +220,7 @@ EngineFigures MeasureEngine(const ClientOptions& options, pid_t server_pid,
               "backups/s", "raw puts/s", "ratio", "backup p50", "restore p50", "restore p99",
               "srv CPU/backup", "srv CPU/restore", "unchanged/s", "raw CPU/put", "cli CPU/backup",
               "cli CPU/restore");
-  for (int clients : settings.clients) {
+  for (int clients : {1, 16, 64}) {
     double raw = 0, raw_cpu_ms = 0;
     if (!raw_dir.empty()) {
       double raw_cpu0 = CpuSeconds(getpid());
@@ -378,9 +376,7 @@ int main(int argc, char** argv) {
     if (flag == "--engines") settings.engines = argv[i + 1];
     if (flag == "--fleet-hosts") settings.fleet_hosts = std::stoi(argv[i + 1]);
     if (flag == "--in-process-only") settings.in_process_only = std::string(argv[i + 1]) == "yes";
-    if (flag == "--clients") settings.clients.push_back(std::stoi(argv[i + 1]));
   }
-  if (settings.clients.empty()) settings.clients = {1, 16, 64};
   const bool run_rocksdb = settings.engines != "etcd";
   const bool run_etcd = settings.engines != "rocksdb";
   midwife::testing::TempDir tmp;

@@ -80,16 +80,9 @@ std::string ArchiveAad(const std::string& mac, uint64_t version) {
 // What goes to the engine for an archive: the archive, or it sealed under
 // the current key with a fresh nonce.
 struct AtRest {
-  // The archive's own bytes are used as they are, not copied: a plaintext
-  // AtRest refers to the archive and must not outlive it.
-  std::string sealed;
-  std::string_view plaintext;
+  std::string bytes;
   rec::Sealing sealing = rec::SEALING_NONE;
   std::string key_id;
-
-  std::string_view bytes() const {
-    return sealing == rec::SEALING_NONE ? plaintext : std::string_view(sealed);
-  }
 };
 
 absl::StatusOr<AtRest> ForRest(const StateKeyRing& keys, const std::string& mac, uint64_t version,
@@ -97,10 +90,10 @@ absl::StatusOr<AtRest> ForRest(const StateKeyRing& keys, const std::string& mac,
   AtRest out;
   const StateKey* key = keys.current();
   if (key == nullptr) {
-    out.plaintext = archive;
+    out.bytes = archive;
     return out;
   }
-  ASSIGN_OR_RETURN(out.sealed,
+  ASSIGN_OR_RETURN(out.bytes,
                    Seal(key->bytes, RandomSealNonce(), ArchiveAad(mac, version), archive));
   out.sealing = rec::SEALING_AES_256_GCM;
   out.key_id = key->id;
@@ -110,16 +103,15 @@ absl::StatusOr<AtRest> ForRest(const StateKeyRing& keys, const std::string& mac,
 // Fills the record's at-rest fields and the batch's chunk puts.
 void PutAtRest(const std::string& mac, uint64_t version, const AtRest& at_rest,
                rec::StoredVersion& stored, WriteBatch& batch) {
-  const std::string_view bytes = at_rest.bytes();
   const uint32_t chunks =
-      static_cast<uint32_t>((bytes.size() + keys::kChunkBytes - 1) / keys::kChunkBytes);
+      static_cast<uint32_t>((at_rest.bytes.size() + keys::kChunkBytes - 1) / keys::kChunkBytes);
   stored.set_chunk_count(chunks);
   stored.set_sealing(at_rest.sealing);
   stored.set_key_id(at_rest.key_id);
-  stored.set_stored_bytes(bytes.size());
+  stored.set_stored_bytes(at_rest.bytes.size());
   for (uint32_t c = 0; c < chunks; ++c) {
     batch.puts.emplace_back(keys::Chunk(mac, version, c),
-                            std::string(bytes.substr(c * keys::kChunkBytes, keys::kChunkBytes)));
+                            at_rest.bytes.substr(c * keys::kChunkBytes, keys::kChunkBytes));
   }
 }
 
@@ -270,7 +262,7 @@ absl::StatusOr<BackupResult> BackupStore::TryBackup(const std::string& mac, cons
   batch.puts.emplace_back(keys::Head(mac), next.head.SerializeAsString());
   std::vector<Precondition> preconditions = {{keys::Head(mac), head.raw}};
   if (!Fits(engine_.Limits(), preconditions, batch)) {
-    return StagedBackup(mac, head, header, stored, at_rest.bytes());
+    return StagedBackup(mac, head, header, stored, at_rest.bytes);
   }
   RETURN_IF_ERROR(engine_.Commit(preconditions, batch));
   return BackupResult{info, true};
@@ -310,7 +302,7 @@ absl::StatusOr<BackupStore::NextHead> BackupStore::WithVersion(const std::string
 absl::StatusOr<BackupResult> BackupStore::StagedBackup(const std::string& mac, const Head& head,
                                                        const v1::BackupHeader& header,
                                                        const rec::StoredVersion& stored,
-                                                       std::string_view archive) {
+                                                       const std::string& archive) {
   const CommitLimits limits = engine_.Limits();
   const uint64_t version = stored.info().version();
   const uint32_t chunks = stored.chunk_count();
@@ -347,7 +339,7 @@ absl::StatusOr<BackupResult> BackupStore::StagedBackup(const std::string& mac, c
     size_t bytes = 0;
     while (c < chunks) {
       std::string_view piece =
-          archive.substr(c * keys::kChunkBytes, keys::kChunkBytes);
+          std::string_view(archive).substr(c * keys::kChunkBytes, keys::kChunkBytes);
       const size_t more = 2 * chunk_keys[c].size() + piece.size();
       if (!part.puts.empty() &&
           (bytes + more > limits.max_bytes || part.puts.size() + 1 > limits.max_ops)) {
@@ -511,6 +503,7 @@ absl::StatusOr<std::string> BackupStore::ReadArchive(const std::string& mac, uin
         absl::StrCat("version ", v, " of ", mac, " ", why..., "; not served"));
   };
   std::string at_rest;
+  at_rest.reserve(stored.stored_bytes() != 0 ? stored.stored_bytes() : stored.info().size());
   for (uint32_t c = 0; c < stored.chunk_count(); ++c) {
     ASSIGN_OR_RETURN(auto chunk, engine_.Get(keys::Chunk(mac, v, c)));
     if (!chunk) {
@@ -519,14 +512,7 @@ absl::StatusOr<std::string> BackupStore::ReadArchive(const std::string& mac, uin
       if (absl::IsNotFound(still_there.status())) return still_there.status();
       return fail("is missing chunk ", c);
     }
-    if (stored.chunk_count() == 1) {
-      at_rest = std::move(*chunk);  // Most archives are one chunk: no copy.
-    } else {
-      if (c == 0) {
-        at_rest.reserve(stored.stored_bytes() != 0 ? stored.stored_bytes() : stored.info().size());
-      }
-      at_rest += *chunk;
-    }
+    at_rest += *chunk;
   }
   // Records written before stored_bytes existed hold 0 there.
   if (stored.stored_bytes() != 0 && at_rest.size() != stored.stored_bytes()) {

@@ -163,7 +163,7 @@ class BackupStore {
   absl::StatusOr<BackupResult> StagedBackup(const std::string& mac, const Head& head,
                                             const v1::BackupHeader& header,
                                             const records::v1::StoredVersion& stored,
-                                            std::string_view at_rest_bytes);
+                                            const std::string& at_rest_bytes);
   // Deletes `chunk_keys` in commits the engine can carry, each only while
   // `version_key` is absent.
   absl::Status DeleteUnreferencedChunks(const std::string& version_key,

@@ -21,10 +21,7 @@ CallWatchdog::Guard::Guard(CallWatchdog& watchdog, grpc::ServerContextBase* cont
   std::lock_guard lock(watchdog_.mu_);
   id_ = watchdog_.next_id_++;
   watchdog_.calls_.emplace(id_, std::pair{std::chrono::steady_clock::now() + watchdog_.max_call_, context});
-  // Every call gets the same limit, so a new call expires last: the thread
-  // only needs waking when it was waiting for a first call (not once per
-  // call, which cost a context switch per Backup and Restore).
-  if (watchdog_.calls_.size() == 1) watchdog_.changed_.notify_all();
+  watchdog_.changed_.notify_all();
 }
 
 CallWatchdog::Guard::~Guard() {

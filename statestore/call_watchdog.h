@@ -11,11 +11,10 @@
 
 namespace midwife::statestore {
 
-// Cancels calls that run longer than a bound. A client may keep a stream
-// open without sending and set no deadline at all: without this, a silent
-// client holds a call (a Backup's slot among the open ones and its archive
-// so far, or a sync-API server thread blocked in Read()) forever.
-// Thread-safe.
+// Cancels calls that run longer than a bound. gRPC's sync API blocks a
+// server thread in Read() for as long as a client keeps a stream open, and a
+// client may set no deadline at all: without this, a silent client holds a
+// thread forever. Thread-safe.
 class CallWatchdog {
  public:
   explicit CallWatchdog(std::chrono::milliseconds max_call);

@@ -157,9 +157,7 @@ absl::Status RunServer(const ServerOptions& options) {
   Authorizer authorizer(std::move(admin_token), HostTokens(std::move(host_secret)));
   CallWatchdog watchdog(std::chrono::seconds(std::max(1, options.max_call_seconds)));
   ChangeHub changes(*engine);
-  BlockingPool commit_threads(std::max(1, options.commit_threads));
-  StateStoreService service(store, authorizer, options.store.max_backup_bytes, watchdog, changes,
-                            commit_threads, std::max(1, options.max_threads));
+  StateStoreService service(store, authorizer, options.store.max_backup_bytes, watchdog, changes);
   HostRegistry registry(*engine, options.registry);
   HostRegistryService registry_service(registry, store, authorizer);
 

@@ -51,15 +51,9 @@ struct ServerOptions {
   std::string ready_file;
   // HTTP/2 streams per connection (flag --max-streams).
   int max_concurrent_streams = 256;
-  // Threads serving sync-API RPCs at most, and Backup calls open at once
-  // (flag --max-threads). Beyond this a call is refused with
-  // RESOURCE_EXHAUSTED, which the client library retries.
+  // Threads serving RPCs at most (flag --max-threads). Beyond this a call is
+  // refused with RESOURCE_EXHAUSTED, which the client library retries.
   int max_threads = 256;
-  // Threads that run the calls that commit (Backup, DeleteHost, Pin, Copy)
-  // off gRPC's callback threads (flag --commit-threads). Commits in flight
-  // together share one fsync, so this bounds how many a single fsync can
-  // acknowledge.
-  int commit_threads = 64;
   // A streaming call (Backup, Restore) running longer than this is cancelled,
   // whatever deadline the client set, or none (flag --max-call-seconds).
   int max_call_seconds = 300;

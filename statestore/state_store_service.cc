@@ -1,7 +1,6 @@
 #include "statestore/state_store_service.h"
 
 #include <algorithm>
-#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
@@ -13,150 +12,13 @@ namespace midwife::statestore {
 namespace {
 
 grpc::Status TooLarge(uint64_t limit) {
-  return grpc::Status(
-      grpc::StatusCode::INVALID_ARGUMENT,
-      absl::StrCat("backup exceeds the limit of ", limit, " bytes; nothing stored"));
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat("backup exceeds the limit of ", limit, " bytes; nothing stored"));
 }
 
-// Finishes a unary call with `result`, moved into `*response` when OK.
-template <typename T>
-void FinishWith(grpc::ServerUnaryReactor* reactor, absl::StatusOr<T> result, T* response) {
-  if (!result.ok()) {
-    reactor->Finish(ToGrpcStatus(result.status()));
-    return;
-  }
-  *response = *std::move(result);
-  reactor->Finish(grpc::Status::OK);
-}
-
-// Receives one Backup stream: the header with the first chunk, then chunks,
-// gathered into one archive within the size limit; then stores it on the
-// blocking pool (the commit waits for its fsync) and answers from there.
-// Deletes itself when gRPC is done with it.
-class BackupReactor final : public grpc::ServerReadReactor<v1::BackupRequest> {
- public:
-  struct Deps {
-    BackupStore& store;
-    const Authorizer& authorizer;
-    uint64_t max_backup_bytes;
-    CallWatchdog& watchdog;
-    BlockingPool& blocking;
-    std::atomic<int>& open_backups;
-    int max_backups;
-  };
-
-  BackupReactor(const Deps& deps, grpc::CallbackServerContext* context,
-                v1::BackupResponse* response)
-      : deps_(deps), context_(context), response_(response), watched_(deps.watchdog, context) {
-    if (deps_.open_backups.fetch_add(1, std::memory_order_relaxed) >= deps_.max_backups) {
-      deps_.open_backups.fetch_sub(1, std::memory_order_relaxed);
-      Finish(grpc::Status(
-          grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat("more than ", deps_.max_backups, " backups in progress; try again")));
-      return;
-    }
-    counted_ = true;
-    StartRead(&message_);
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      EndOfStream();
-      return;
-    }
-    if (!mac_) {
-      if (!message_.has_header()) {
-        Answer(NoHeader());
-        return;
-      }
-      header_ = std::move(*message_.mutable_header());
-      auto mac = AuthorizeHost(*context_, deps_.authorizer, "header.mac", header_.mac(), true);
-      if (!mac.ok()) {
-        Answer(ToGrpcStatus(mac.status()));
-        return;
-      }
-      mac_ = *mac;
-      archive_ = std::move(*message_.mutable_chunk());
-      if (archive_.size() > deps_.max_backup_bytes) {
-        Answer(TooLarge(deps_.max_backup_bytes));
-        return;
-      }
-    } else {
-      if (message_.has_header()) {
-        Answer(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            "a Backup stream has one header, in its first message"));
-        return;
-      }
-      if (archive_.size() + message_.chunk().size() > deps_.max_backup_bytes) {
-        Answer(TooLarge(deps_.max_backup_bytes));
-        return;
-      }
-      archive_ += message_.chunk();
-    }
-    StartRead(&message_);
-  }
-
-  void OnDone() override { delete this; }
-
- private:
-  // Finishes the call. It stops counting against the limit of open backups
-  // now, not when gRPC is done with it, so that a client that got its answer
-  // may start the next backup at once.
-  void Answer(const grpc::Status& status) {
-    if (counted_) deps_.open_backups.fetch_sub(1, std::memory_order_relaxed);
-    counted_ = false;
-    Finish(status);
-  }
-
-  static grpc::Status NoHeader() {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "a Backup stream must start with a header message");
-  }
-
-  void EndOfStream() {
-    if (!mac_) {
-      Answer(NoHeader());
-      return;
-    }
-    if (context_->IsCancelled()) {
-      Answer(grpc::Status(grpc::StatusCode::CANCELLED, "client went away; nothing stored"));
-      return;
-    }
-    deps_.blocking.Run([this] { Store(); });
-  }
-
-  // On a blocking thread.
-  void Store() {
-    const size_t bytes = archive_.size();
-    auto result = deps_.store.Backup(*mac_, header_, std::move(archive_));
-    if (!result.ok()) {
-      LogEvent("backup.refused", {{"mac", mac_->ToString()},
-                                  {"bytes", std::to_string(bytes)},
-                                  {"code", absl::StatusCodeToString(result.status().code())},
-                                  {"reason", std::string(result.status().message())}});
-      Answer(ToGrpcStatus(result.status()));
-      return;
-    }
-    LogEvent("backup", {{"mac", mac_->ToString()},
-                        {"version", std::to_string(result->version.version())},
-                        {"bytes", std::to_string(bytes)},
-                        {"created", result->created ? "true" : "false"}});
-    *response_->mutable_version() = std::move(result->version);
-    response_->set_created(result->created);
-    Answer(grpc::Status::OK);
-  }
-
-  const Deps deps_;
-  grpc::CallbackServerContext* const context_;
-  v1::BackupResponse* const response_;
-  CallWatchdog::Guard watched_;
-  v1::BackupRequest message_;
-  v1::BackupHeader header_;
-  std::optional<MacAddress> mac_;  // Set once the header is authorized.
-  std::string archive_;
-  bool counted_ = false;  // In open_backups.
-};
-
+// Streams one restored version: the info and the first chunk share a
+// message, and the last message goes out with the status, so a state of up
+// to one chunk is a single write. Deletes itself when gRPC is done with it.
 class RestoreReactor final : public grpc::ServerWriteReactor<v1::RestoreResponse> {
  public:
   RestoreReactor(CallWatchdog& watchdog, grpc::CallbackServerContext* context,
@@ -184,14 +46,7 @@ class RestoreReactor final : public grpc::ServerWriteReactor<v1::RestoreResponse
 
  private:
   void WriteNext() {
-    std::string& bytes = restored_.archive;
-    if (offset_ == 0 && bytes.size() <= keys::kChunkBytes) {
-      // The usual state: one message, and no copy of its bytes.
-      offset_ = bytes.size();
-      message_.set_chunk(std::move(bytes));
-      StartWriteAndFinish(&message_, grpc::WriteOptions(), grpc::Status::OK);
-      return;
-    }
+    const std::string& bytes = restored_.archive;
     message_.set_chunk(bytes.substr(std::min(offset_, bytes.size()), keys::kChunkBytes));
     offset_ += keys::kChunkBytes;
     if (offset_ >= bytes.size()) {
@@ -209,13 +64,55 @@ class RestoreReactor final : public grpc::ServerWriteReactor<v1::RestoreResponse
 
 }  // namespace
 
-grpc::ServerReadReactor<v1::BackupRequest>* StateStoreService::Backup(
-    grpc::CallbackServerContext* context, v1::BackupResponse* response) {
-  return new BackupReactor(
-      {store_, authorizer_, max_backup_bytes_, watchdog_, blocking_, open_backups_, max_backups_},
-      context, response);
+grpc::Status StateStoreService::Backup(grpc::ServerContext* context,
+                                       grpc::ServerReader<v1::BackupRequest>* reader,
+                                       v1::BackupResponse* response) {
+  CallWatchdog::Guard watched(watchdog_, context);
+  v1::BackupRequest message;
+  if (!reader->Read(&message) || !message.has_header()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "a Backup stream must start with a header message");
+  }
+  const v1::BackupHeader header = message.header();
+  auto mac = AuthorizeHost(*context, authorizer_, "header.mac", header.mac(), true);
+  if (!mac.ok()) return ToGrpcStatus(mac.status());
+
+  std::string archive = std::move(*message.mutable_chunk());
+  if (archive.size() > max_backup_bytes_) return TooLarge(max_backup_bytes_);
+  while (reader->Read(&message)) {
+    if (message.has_header()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "a Backup stream has one header, in its first message");
+    }
+    if (archive.size() + message.chunk().size() > max_backup_bytes_) {
+      return TooLarge(max_backup_bytes_);
+    }
+    archive += message.chunk();
+  }
+  if (context->IsCancelled()) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "client went away; nothing stored");
+  }
+  const size_t bytes = archive.size();
+  auto result = store_.Backup(*mac, header, std::move(archive));
+  if (!result.ok()) {
+    LogEvent("backup.refused", {{"mac", mac->ToString()},
+                                {"bytes", std::to_string(bytes)},
+                                {"code", absl::StatusCodeToString(result.status().code())},
+                                {"reason", std::string(result.status().message())}});
+    return ToGrpcStatus(result.status());
+  }
+  LogEvent("backup", {{"mac", mac->ToString()},
+                      {"version", std::to_string(result->version.version())},
+                      {"bytes", std::to_string(bytes)},
+                      {"created", result->created ? "true" : "false"}});
+  *response->mutable_version() = result->version;
+  response->set_created(result->created);
+  return grpc::Status::OK;
 }
 
+// Restore and Stat are short reads: served on gRPC's own threads through the
+// callback API, without the hand-off to a worker thread of the sync API,
+// which cost more than the read itself.
 grpc::ServerWriteReactor<v1::RestoreResponse>* StateStoreService::Restore(
     grpc::CallbackServerContext* context, const v1::RestoreRequest* request) {
   auto mac = AuthorizeHost(*context, authorizer_, "mac", request->mac(), true);
@@ -228,112 +125,78 @@ grpc::ServerUnaryReactor* StateStoreService::Stat(grpc::CallbackServerContext* c
                                                   v1::VersionInfo* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto mac = AuthorizeHost(*context, authorizer_, "mac", request->mac(), true);
-  FinishWith(reactor, mac.ok() ? store_.Stat(*mac) : absl::StatusOr<v1::VersionInfo>(mac.status()),
-             response);
+  auto info = mac.ok() ? store_.Stat(*mac) : absl::StatusOr<v1::VersionInfo>(mac.status());
+  if (info.ok()) *response = *std::move(info);
+  reactor->Finish(info.ok() ? grpc::Status::OK : ToGrpcStatus(info.status()));
   return reactor;
 }
 
-grpc::ServerUnaryReactor* StateStoreService::ListVersions(grpc::CallbackServerContext* context,
-                                                          const v1::ListVersionsRequest* request,
-                                                          v1::ListVersionsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+grpc::Status StateStoreService::ListVersions(grpc::ServerContext* context,
+                                             const v1::ListVersionsRequest* request,
+                                             v1::ListVersionsResponse* response) {
   auto mac = AuthorizeHost(*context, authorizer_, "mac", request->mac(), false);
-  auto versions = mac.ok() ? store_.ListVersions(*mac)
-                           : absl::StatusOr<std::vector<v1::VersionInfo>>(mac.status());
-  if (!versions.ok()) {
-    reactor->Finish(ToGrpcStatus(versions.status()));
-    return reactor;
-  }
+  if (!mac.ok()) return ToGrpcStatus(mac.status());
+  auto versions = store_.ListVersions(*mac);
+  if (!versions.ok()) return ToGrpcStatus(versions.status());
   for (auto& v : *versions) *response->add_versions() = std::move(v);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return grpc::Status::OK;
 }
 
-grpc::ServerUnaryReactor* StateStoreService::ListHosts(grpc::CallbackServerContext* context,
-                                                       const v1::ListHostsRequest* request,
-                                                       v1::ListHostsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status allowed = AuthorizeAdmin(*context, authorizer_);
-  auto page = allowed.ok() ? store_.ListHosts(request->page_size(), request->page_token())
-                           : absl::StatusOr<HostPage>(allowed);
-  if (!page.ok()) {
-    reactor->Finish(ToGrpcStatus(page.status()));
-    return reactor;
-  }
+grpc::Status StateStoreService::ListHosts(grpc::ServerContext* context,
+                                          const v1::ListHostsRequest* request,
+                                          v1::ListHostsResponse* response) {
+  if (auto st = AuthorizeAdmin(*context, authorizer_); !st.ok()) return ToGrpcStatus(st);
+  auto page = store_.ListHosts(request->page_size(), request->page_token());
+  if (!page.ok()) return ToGrpcStatus(page.status());
   for (auto& h : page->hosts) *response->add_hosts() = std::move(h);
-  response->set_next_page_token(std::move(page->next_page_token));
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  response->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
 }
 
-grpc::ServerUnaryReactor* StateStoreService::DeleteHost(grpc::CallbackServerContext* context,
-                                                        const v1::DeleteHostRequest* request,
-                                                        v1::DeleteHostResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+grpc::Status StateStoreService::DeleteHost(grpc::ServerContext* context,
+                                           const v1::DeleteHostRequest* request,
+                                           v1::DeleteHostResponse* response) {
   auto mac = AuthorizeHost(*context, authorizer_, "mac", request->mac(), false);
-  if (!mac.ok()) {
-    reactor->Finish(ToGrpcStatus(mac.status()));
-    return reactor;
-  }
-  blocking_.Run([this, reactor, response, mac = *mac] {
-    auto deleted = store_.DeleteHost(mac);
-    if (!deleted.ok()) {
-      reactor->Finish(ToGrpcStatus(deleted.status()));
-      return;
-    }
-    LogEvent("host.deleted", {{"mac", mac.ToString()}, {"versions", std::to_string(*deleted)}});
-    response->set_deleted_versions(*deleted);
-    reactor->Finish(grpc::Status::OK);
-  });
-  return reactor;
+  if (!mac.ok()) return ToGrpcStatus(mac.status());
+  auto deleted = store_.DeleteHost(*mac);
+  if (!deleted.ok()) return ToGrpcStatus(deleted.status());
+  LogEvent("host.deleted", {{"mac", mac->ToString()}, {"versions", std::to_string(*deleted)}});
+  response->set_deleted_versions(*deleted);
+  return grpc::Status::OK;
 }
 
-grpc::ServerUnaryReactor* StateStoreService::Pin(grpc::CallbackServerContext* context,
-                                                 const v1::PinRequest* request,
-                                                 v1::VersionInfo* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+grpc::Status StateStoreService::Pin(grpc::ServerContext* context, const v1::PinRequest* request,
+                                    v1::VersionInfo* response) {
   auto mac = AuthorizeHost(*context, authorizer_, "mac", request->mac(), false);
-  if (!mac.ok()) {
-    reactor->Finish(ToGrpcStatus(mac.status()));
-    return reactor;
-  }
-  blocking_.Run([this, reactor, request, response, mac = *mac] {
-    FinishWith(reactor, store_.Pin(mac, request->version(), request->pinned()), response);
-  });
-  return reactor;
+  if (!mac.ok()) return ToGrpcStatus(mac.status());
+  auto info = store_.Pin(*mac, request->version(), request->pinned());
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  *response = *std::move(info);
+  return grpc::Status::OK;
 }
 
-grpc::ServerUnaryReactor* StateStoreService::Copy(grpc::CallbackServerContext* context,
-                                                  const v1::CopyRequest* request,
-                                                  v1::VersionInfo* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+grpc::Status StateStoreService::Copy(grpc::ServerContext* context, const v1::CopyRequest* request,
+                                     v1::VersionInfo* response) {
   auto from = AuthorizeHost(*context, authorizer_, "from_mac", request->from_mac(), false);
-  auto to = from.ok() ? AuthorizeHost(*context, authorizer_, "to_mac", request->to_mac(), false)
-                      : absl::StatusOr<MacAddress>(from.status());
-  if (!to.ok()) {
-    reactor->Finish(ToGrpcStatus(to.status()));
-    return reactor;
-  }
-  blocking_.Run([this, reactor, request, response, from = *from, to = *to] {
-    auto info = store_.Copy(from, to, request->version());
-    if (info.ok()) {
-      LogEvent("host.copied", {{"from", from.ToString()},
-                               {"to", to.ToString()},
-                               {"version", std::to_string(info->version())}});
-    }
-    FinishWith(reactor, std::move(info), response);
-  });
-  return reactor;
+  if (!from.ok()) return ToGrpcStatus(from.status());
+  auto to = AuthorizeHost(*context, authorizer_, "to_mac", request->to_mac(), false);
+  if (!to.ok()) return ToGrpcStatus(to.status());
+  auto info = store_.Copy(*from, *to, request->version());
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  LogEvent("host.copied", {{"from", from->ToString()},
+                           {"to", to->ToString()},
+                           {"version", std::to_string(info->version())}});
+  *response = *std::move(info);
+  return grpc::Status::OK;
 }
 
-grpc::ServerUnaryReactor* StateStoreService::IssueHostToken(
-    grpc::CallbackServerContext* context, const v1::IssueHostTokenRequest* request,
-    v1::IssueHostTokenResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+grpc::Status StateStoreService::IssueHostToken(grpc::ServerContext* context,
+                                               const v1::IssueHostTokenRequest* request,
+                                               v1::IssueHostTokenResponse* response) {
   auto mac = AuthorizeHost(*context, authorizer_, "mac", request->mac(), false);
-  if (mac.ok()) response->set_token(authorizer_.host_tokens().TokenFor(*mac));
-  reactor->Finish(mac.ok() ? grpc::Status::OK : ToGrpcStatus(mac.status()));
-  return reactor;
+  if (!mac.ok()) return ToGrpcStatus(mac.status());
+  response->set_token(authorizer_.host_tokens().TokenFor(*mac));
+  return grpc::Status::OK;
 }
 
 grpc::Status StateStoreService::WatchChanges(grpc::ServerContext* context,

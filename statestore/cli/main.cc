@@ -68,8 +68,7 @@ int main(int argc, char** argv) {
   serve->add_option("--max-uncompressed-bytes", max_uncompressed, "largest uncompressed total of a backup")->capture_default_str();
   serve->add_option("--max-entries", max_entries, "most tar entries in a backup")->capture_default_str();
   serve->add_option("--max-streams", server.max_concurrent_streams, "concurrent streams per connection")->capture_default_str();
-  serve->add_option("--max-threads", server.max_threads, "threads serving RPCs, and backups in progress at once")->capture_default_str();
-  serve->add_option("--commit-threads", server.commit_threads, "threads running the calls that commit (Backup, DeleteHost, Pin, Copy); commits in flight together share an fsync")->capture_default_str()->check(CLI::Range(1, 4096));
+  serve->add_option("--max-threads", server.max_threads, "threads serving RPCs")->capture_default_str();
   serve->add_option("--max-call-seconds", server.max_call_seconds, "cancel a Backup or Restore stream running longer")->capture_default_str();
   int64_t report_deadline_seconds = server.registry.banks.report_deadline_ms / 1000;
   serve->add_option("--report-deadline-seconds", report_deadline_seconds, "how long a trial image may go without a birth report before the host falls back")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{7 * 24 * 3600}));
