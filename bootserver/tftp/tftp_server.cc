@@ -92,12 +92,7 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
     ++server_->counters.transfers_started;
     asio::dispatch(executor_, [self = shared_from_this()] {
       self->Act(self->machine_.Start(Clock::now()));
-      // The first receive is queued, not tried here: on the request socket's
-      // own io_context the request handler re-arms after this returns and
-      // takes a repeated RRQ that is already queued, and that must be seen
-      // before a client's ACK this receive could find (it would mark the
-      // request answered, and the repeat would start a second transfer).
-      asio::post(self->executor_, [self] { self->Receive(); });
+      self->Receive();
     });
   }
 
@@ -165,26 +160,25 @@ class Transfer : public std::enable_shared_from_this<Transfer> {
     });
   }
 
-  // One datagram per completion. Asio first tries the receive at once and
-  // waits in epoll only if nothing is queued, so a queue of datagrams drains
-  // without waits, and a lock-step transfer alone on its thread costs one
-  // receive that finds nothing, one epoll_wait and one receive per block.
-  // (async_wait plus a draining loop costs the same receives and, on every
-  // wait, an epoll_ctl: Asio re-arms the edge-triggered registration for
-  // each non-speculative wait.)
+  // Waits for readability, then drains every queued datagram without
+  // blocking. A plain async_receive_from first tries a receive that, in a
+  // lock-step transfer, nearly always finds nothing: one wasted system call
+  // per block.
   void Receive() {
     if (done_) return;
-    socket_.async_receive_from(asio::buffer(buffer_), sender_,
-                               [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-                                 // On an error the timer's retransmissions run out.
-                                 if (ec || self->done_) return;
-                                 self->OnDatagram(n);
-                                 // Re-armed after the handlers already queued on this
-                                 // thread: with many transfers, the client's next ACK
-                                 // has often arrived by then and the receive Asio tries
-                                 // first finds it: no receive that finds nothing.
-                                 asio::post(self->executor_, [self] { self->Receive(); });
-                               });
+    socket_.async_wait(udp::socket::wait_read,
+                       [self = shared_from_this()](boost::system::error_code ec) {
+                         if (ec || self->done_) return;
+                         for (;;) {
+                           boost::system::error_code read_error;
+                           size_t n = self->socket_.receive_from(asio::buffer(self->buffer_),
+                                                                 self->sender_, 0, read_error);
+                           if (read_error) break;  // would_block: drained
+                           self->OnDatagram(n);
+                           if (self->done_) return;
+                         }
+                         self->Receive();
+                       });
   }
 
   void OnDatagram(size_t n) {
