@@ -15,14 +15,16 @@
 //   build/bin/tftp_bench [--big-mib 100] [--runs 3] [--threads 2]
 //                        [--concurrent 64] [--concurrent-mib 8]
 //                        [--storm 400] [--storm-mib 2] [--tftpd /usr/sbin/in.tftpd]
-//                        [--cases 512,1468,w16,65464,concurrent,storm] [--client-gro 1]
+//                        [--cases 512,1468,w16,w16gro,65464,concurrent,storm]
 //
-// --client-gro 1: the windowsize client turns on UDP_GRO and takes a run of
-// DATA that the kernel kept whole (midwife sends a window as one segmented
-// send, and loopback does not cut it) in one buffer, then splits it, checks
-// each header and copies each payload into place, as a GRO-receiving client
-// does. Off by default: the kernel then cuts the run, and recvmmsg takes the
-// datagrams.
+// The windowsize 16 transfer is measured with two clients, a row each. "w16":
+// the kernel cuts midwife's segmented window into datagrams and recvmmsg
+// takes them. "w16gro": the client turns on UDP_GRO and takes a run of DATA
+// that the kernel kept whole (midwife sends a window as one segmented send,
+// and loopback does not cut it) in one buffer, then splits it, checks each
+// header and copies each payload into place, as a GRO-receiving client does.
+// On 2 cores the client's per-datagram cost is half the machine, so the
+// second row is nearer what the server alone can do; both are printed.
 //
 // MB/s are 10^6 bytes of file per second; ratios are midwife / tftpd-hpa.
 #include <arpa/inet.h>
@@ -84,10 +86,7 @@ struct Settings {
   uint64_t storm_bytes = 2ull << 20;
   std::string tftpd = "/usr/sbin/in.tftpd";
   // Which measurements to run (for quick A/B runs); all by default.
-  std::string cases = "512,1468,w16,65464,concurrent,storm";
-  // The windowsize client takes segmented runs whole (UDP_GRO) instead of
-  // one datagram per message.
-  bool client_gro = false;
+  std::string cases = "512,1468,w16,w16gro,65464,concurrent,storm";
   bool Runs(std::string_view name) const {
     for (std::string_view rest = cases; !rest.empty();) {
       const size_t comma = rest.find(',');
@@ -655,8 +654,6 @@ bool ParseFlags(int argc, char** argv, Settings& s) {
       s.tftpd = value;
     else if (flag == "--cases")
       s.cases = value;
-    else if (flag == "--client-gro")
-      s.client_gro = value == "1" || value == "yes";
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return false;
@@ -731,19 +728,19 @@ int Run(const Settings& settings) {
   std::vector<Case> cases = {
       {"512", "blksize 512 (no options)", {big.name, 512, 1}, {big.name, 512, 1}},
       {"1468", "blksize 1468", lockstep_1468, lockstep_1468},
-      {"w16",
-       settings.client_gro ? "blksize 1468 windowsize 16, GRO client (vs hpa 1468)"
-                           : "blksize 1468 windowsize 16 (vs hpa 1468)",
-       {big.name, 1468, 16, settings.client_gro},
+      {"w16", "blksize 1468 windowsize 16 (vs hpa 1468)", {big.name, 1468, 16, false},
        lockstep_1468},
+      {"w16gro", "blksize 1468 windowsize 16, GRO client (vs hpa 1468)",
+       {big.name, 1468, 16, true}, lockstep_1468},
       {"65464", "blksize 65464", {big.name, 65464, 1}, {big.name, 65464, 1}},
   };
   std::vector<double> mw_median(cases.size()), hpa_median(cases.size());
   std::vector<double> mw_cpu_median(cases.size());
   for (size_t c = 0; c < cases.size(); ++c) {
     if (!settings.Runs(cases[c].key)) continue;
-    // The windowsize row reuses the 1468 row's tftpd-hpa runs when there are any.
-    const bool hpa_measured_already = c == 2 && settings.Runs(cases[1].key);
+    // The windowsize rows reuse the 1468 row's tftpd-hpa runs when there are any.
+    const bool windowed = cases[c].request.window_size > 1;
+    const bool hpa_measured_already = windowed && settings.Runs(cases[1].key);
     std::vector<double> mw, hpa, mw_cpu;
     for (int run = 0; run < settings.runs; ++run) {
       GroupResult g =
@@ -766,7 +763,7 @@ int Run(const Settings& settings) {
   const std::string heading = "one transfer of " + std::to_string(big.size >> 20) + " MiB";
   std::printf("%-44s %12s %14s %8s %8s  %s\n", heading.c_str(), "midwife MB/s", "tftpd-hpa MB/s",
               "ratio", "goal", "midwife CPU s");
-  const char* goals[] = {">=1x", ">=1x", ">=8x", ">=1x"};
+  const char* goals[] = {">=1x", ">=1x", ">=8x", ">=8x", ">=1x"};
   for (size_t c = 0; c < cases.size(); ++c) {
     if (!settings.Runs(cases[c].key)) continue;
     std::printf("%-44s %12.1f %14.1f %8s %8s  %.2f\n", cases[c].label.c_str(), mw_median[c],
