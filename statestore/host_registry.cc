@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
@@ -97,8 +99,8 @@ absl::StatusOr<HostRegistry::LoadedHost> HostRegistry::Load(const MacAddress& ma
   return host;
 }
 
-absl::Status HostRegistry::Commit(const LoadedHost& host, v1::HostRecord& record,
-                                  std::vector<Precondition> preconditions, WriteBatch batch) {
+void HostRegistry::AddWrite(const LoadedHost& host, v1::HostRecord& record,
+                            std::vector<Precondition>& preconditions, WriteBatch& batch) const {
   const std::string key = keys::HostEntry(host.primary);
   preconditions.push_back({key, host.raw});
   if (host.via) preconditions.push_back(*host.via);
@@ -108,6 +110,11 @@ absl::Status HostRegistry::Commit(const LoadedHost& host, v1::HostRecord& record
   rec::HostEntry entry;
   *entry.mutable_host() = record;
   batch.puts.emplace_back(key, entry.SerializeAsString());
+}
+
+absl::Status HostRegistry::Commit(const LoadedHost& host, v1::HostRecord& record,
+                                  std::vector<Precondition> preconditions, WriteBatch batch) {
+  AddWrite(host, record, preconditions, batch);
   return engine_.Commit(preconditions, batch);
 }
 
@@ -147,45 +154,175 @@ absl::StatusOr<std::shared_ptr<const HostRegistry::RulesSnapshot>> HostRegistry:
   return snapshot;
 }
 
-absl::StatusOr<v1::BootDecision> HostRegistry::BeginBoot(const MacAddress& mac,
-                                                         const v1::HostFacts& facts,
-                                                         const std::string& boot_id) {
+struct HostRegistry::PlannedBoot {
+  // The host's last decision, answered again: nothing to write.
+  bool replay = false;
+  bool used_rules = false;
+  LoadedHost host;
+  v1::HostRecord record;  // As it will be written.
+  std::vector<Precondition> preconditions;
+  v1::BootDecision decision;
+};
+
+absl::StatusOr<HostRegistry::PlannedBoot> HostRegistry::PlanOneBoot(const MacAddress& mac,
+                                                                    const v1::HostFacts& facts,
+                                                                    const std::string& boot_id,
+                                                                    bool refresh_rules) {
   if (boot_id.size() > kMaxBootIdBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("boot_id is ", boot_id.size(), " bytes; at most ", kMaxBootIdBytes));
   }
+  PlannedBoot plan;
+  ASSIGN_OR_RETURN(plan.host, Load(mac));
+  v1::HostRecord& record = plan.record;
+  record = plan.host.record;
+  if (!boot_id.empty() && record.last_boot_id() == boot_id) {
+    plan.replay = true;
+    plan.decision = record.last_decision();
+    return plan;
+  }
+
+  const int64_t now = Now();
+  MergeFacts(facts, *record.mutable_facts());
+  if (record.first_seen_unix_ms() == 0) record.set_first_seen_unix_ms(now);
+  record.set_last_seen_unix_ms(now);
+  record.set_boot_count(record.boot_count() + 1);
+
+  // An assigned host ignores the rules, so its boot need not depend on them.
+  std::shared_ptr<const RulesSnapshot> rules;
+  if (record.assigned_image().empty()) {
+    ASSIGN_OR_RETURN(rules, Rules(refresh_rules));
+    plan.preconditions.push_back({std::string(keys::kRules), rules->raw});
+    plan.used_rules = true;
+  }
+  ASSIGN_OR_RETURN(const MacAddress primary, MacAddress::Parse(plan.host.primary));
+  const v1::Rule* rule = rules ? rules->rules.Match(primary, record.facts()) : nullptr;
+  plan.decision = PlanBoot(record, rule, options_.banks,
+                           Moment{now, mac.ToString(), record.facts().address()});
+  plan.decision.set_record_revision(plan.host.record.revision() + 1);  // as AddWrite sets it
+  record.set_last_boot_id(boot_id);
+  *record.mutable_last_decision() = plan.decision;
+  return plan;
+}
+
+absl::StatusOr<v1::BootDecision> HostRegistry::BeginBoot(const MacAddress& mac,
+                                                         const v1::HostFacts& facts,
+                                                         const std::string& boot_id) {
   bool refresh_rules = false;
   for (int attempt = 1;; ++attempt) {
-    ASSIGN_OR_RETURN(LoadedHost host, Load(mac));
-    v1::HostRecord record = host.record;
-    if (!boot_id.empty() && record.last_boot_id() == boot_id) return record.last_decision();
-
-    const int64_t now = Now();
-    MergeFacts(facts, *record.mutable_facts());
-    if (record.first_seen_unix_ms() == 0) record.set_first_seen_unix_ms(now);
-    record.set_last_seen_unix_ms(now);
-    record.set_boot_count(record.boot_count() + 1);
-
-    // An assigned host ignores the rules, so its boot need not depend on them.
-    std::shared_ptr<const RulesSnapshot> rules;
-    std::vector<Precondition> preconditions;
-    if (record.assigned_image().empty()) {
-      ASSIGN_OR_RETURN(rules, Rules(refresh_rules));
-      preconditions.push_back({std::string(keys::kRules), rules->raw});
-    }
-    ASSIGN_OR_RETURN(const MacAddress primary, MacAddress::Parse(host.primary));
-    const v1::Rule* rule = rules ? rules->rules.Match(primary, record.facts()) : nullptr;
-    v1::BootDecision decision = PlanBoot(record, rule, options_.banks,
-                                         Moment{now, mac.ToString(), record.facts().address()});
-    decision.set_record_revision(host.record.revision() + 1);  // as Commit sets it
-    record.set_last_boot_id(boot_id);
-    *record.mutable_last_decision() = decision;
-
-    absl::Status st = Commit(host, record, std::move(preconditions), {});
-    if (st.ok()) return decision;
+    ASSIGN_OR_RETURN(PlannedBoot plan, PlanOneBoot(mac, facts, boot_id, refresh_rules));
+    if (plan.replay) return std::move(plan.decision);
+    absl::Status st = Commit(plan.host, plan.record, std::move(plan.preconditions), {});
+    if (st.ok()) return std::move(plan.decision);
     if (!absl::IsAborted(st) || attempt >= kMaxCommitAttempts) return st;
-    refresh_rules = rules != nullptr;
+    refresh_rules = plan.used_rules;
   }
+}
+
+namespace {
+
+// One shared Commit of several boots, within the engine's limits.
+struct BootGroup {
+  std::vector<size_t> members;  // Indexes into the items.
+  std::vector<v1::BootDecision> decisions;
+  // A precondition key shared by several boots (the rules) must expect the
+  // same value in all of them, and is checked once.
+  std::map<std::string, std::optional<std::string>, std::less<>> expected;
+  std::vector<Precondition> preconditions;
+  WriteBatch batch;
+  size_t bytes = 0;
+};
+
+size_t Bytes(const Precondition& p) { return p.key.size() + (p.value ? p.value->size() : 0); }
+
+// Adds one boot's write to `group` if it is consistent with the group's and
+// fits the engine's limits; false (group unchanged) otherwise.
+bool AddToGroup(BootGroup& group, const std::vector<Precondition>& preconditions,
+                const WriteBatch& batch, const CommitLimits& limits) {
+  std::vector<const Precondition*> fresh;
+  size_t bytes = 0;
+  for (const Precondition& p : preconditions) {
+    if (p.any_value) return false;  // Boots never use these; keep the check simple.
+    auto it = group.expected.find(p.key);
+    if (it == group.expected.end()) {
+      fresh.push_back(&p);
+      bytes += Bytes(p);
+    } else if (it->second != p.value) {
+      return false;
+    }
+  }
+  for (const auto& [k, v] : batch.puts) bytes += k.size() + v.size();
+  const size_t precondition_ops = group.preconditions.size() + fresh.size();
+  const size_t write_ops = group.batch.puts.size() + batch.puts.size();
+  const bool fits = (limits.max_bytes == 0 || group.bytes + bytes <= limits.max_bytes) &&
+                    (limits.max_ops == 0 ||
+                     (precondition_ops <= limits.max_ops && write_ops <= limits.max_ops));
+  if (!fits && !group.members.empty()) return false;
+  for (const Precondition* p : fresh) {
+    group.expected.emplace(p->key, p->value);
+    group.preconditions.push_back(*p);
+  }
+  for (const auto& put : batch.puts) group.batch.puts.push_back(put);
+  group.bytes += bytes;
+  return true;
+}
+
+}  // namespace
+
+std::vector<absl::StatusOr<v1::BootDecision>> HostRegistry::BeginBoots(
+    const std::vector<BootItem>& items) {
+  std::vector<absl::StatusOr<v1::BootDecision>> out(
+      items.size(), absl::InternalError("boot not answered"));
+  std::vector<size_t> alone;  // Items done one by one after the groups.
+  std::vector<BootGroup> groups(1);
+  std::set<std::string> hosts_in_groups;
+  const CommitLimits limits = engine_.Limits();
+  for (size_t i = 0; i < items.size(); ++i) {
+    absl::StatusOr<PlannedBoot> plan =
+        PlanOneBoot(items[i].mac, items[i].facts, items[i].boot_id, false);
+    if (!plan.ok()) {
+      out[i] = plan.status();
+      continue;
+    }
+    if (plan->replay) {
+      out[i] = std::move(plan->decision);
+      continue;
+    }
+    if (hosts_in_groups.count(plan->host.primary) > 0) {
+      alone.push_back(i);
+      continue;
+    }
+    std::vector<Precondition> preconditions = std::move(plan->preconditions);
+    WriteBatch batch;
+    AddWrite(plan->host, plan->record, preconditions, batch);
+    if (!AddToGroup(groups.back(), preconditions, batch, limits)) {
+      if (!AddToGroup(groups.emplace_back(), preconditions, batch, limits)) {
+        groups.pop_back();
+        alone.push_back(i);
+        continue;
+      }
+    }
+    hosts_in_groups.insert(plan->host.primary);
+    groups.back().members.push_back(i);
+    groups.back().decisions.push_back(std::move(plan->decision));
+  }
+  for (BootGroup& group : groups) {
+    if (group.members.empty()) continue;
+    const absl::Status st = engine_.Commit(group.preconditions, group.batch);
+    for (size_t m = 0; m < group.members.size(); ++m) {
+      const size_t i = group.members[m];
+      if (st.ok()) {
+        out[i] = std::move(group.decisions[m]);
+      } else if (absl::IsAborted(st)) {
+        alone.push_back(i);  // Nothing was written: planned again, alone.
+      } else {
+        out[i] = st;
+      }
+    }
+  }
+  std::sort(alone.begin(), alone.end());
+  for (size_t i : alone) out[i] = BeginBoot(items[i].mac, items[i].facts, items[i].boot_id);
+  return out;
 }
 
 absl::StatusOr<v1::HostRecord> HostRegistry::ReportBirth(const MacAddress& mac,

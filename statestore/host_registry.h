@@ -59,6 +59,18 @@ class HostRegistry {
   // INVALID_ARGUMENT for a boot_id over kMaxBootIdBytes.
   absl::StatusOr<v1::BootDecision> BeginBoot(const MacAddress& mac, const v1::HostFacts& facts,
                                              const std::string& boot_id);
+  struct BootItem {
+    MacAddress mac;
+    v1::HostFacts facts;
+    std::string boot_id;
+  };
+  // BeginBoot for each item, answered in order, each as BeginBoot would
+  // answer it alone. The boots of distinct hosts are written together, in
+  // as few Commits as the engine's limits allow (one, for a storm's batch on
+  // RocksDB): a durable write and its fsync shared by the whole batch. A
+  // commit that loses a race, and a second boot of a host already in the
+  // batch, go one by one afterwards.
+  std::vector<absl::StatusOr<v1::BootDecision>> BeginBoots(const std::vector<BootItem>& items);
   // NOT_FOUND for a host never seen or assigned. Non-empty `phases` (the
   // boot's timeline) is recorded as a PHASES event after the report's, in
   // the same commit.
@@ -91,6 +103,7 @@ class HostRegistry {
 
  private:
   struct LoadedHost;
+  struct PlannedBoot;
   struct RulesSnapshot {
     std::optional<std::string> raw;  // As stored: the precondition of a boot using them.
     HostRules rules;
@@ -105,6 +118,12 @@ class HostRegistry {
   // host's entry is still `host.raw`; ABORTED otherwise.
   absl::Status Commit(const LoadedHost& host, v1::HostRecord& record,
                       std::vector<Precondition> preconditions, WriteBatch batch);
+  // What Commit would write, added to `preconditions` and `batch` instead.
+  void AddWrite(const LoadedHost& host, v1::HostRecord& record,
+                std::vector<Precondition>& preconditions, WriteBatch& batch) const;
+  // A boot's decision and the write that records it, nothing written yet.
+  absl::StatusOr<PlannedBoot> PlanOneBoot(const MacAddress& mac, const v1::HostFacts& facts,
+                                          const std::string& boot_id, bool refresh_rules);
   absl::StatusOr<std::shared_ptr<const RulesSnapshot>> Rules(bool refresh);
   int64_t Now() const;
 

@@ -25,6 +25,13 @@ absl::StatusOr<v1::BootDecision> HostRegistryClient::BeginBoot(v1::BootRequest r
   return Call(&v1::HostRegistry::Stub::BeginBoot, request);
 }
 
+absl::StatusOr<v1::BootOutcomes> HostRegistryClient::BeginBoots(v1::BootRequests requests) {
+  for (v1::BootRequest& request : *requests.mutable_requests()) {
+    if (request.boot_id().empty()) request.set_boot_id(RandomBootId());
+  }
+  return Call(&v1::HostRegistry::Stub::BeginBoots, requests);
+}
+
 absl::StatusOr<v1::HostRecord> HostRegistryClient::ReportBirth(
     const v1::ReportBirthRequest& request) {
   return Call(&v1::HostRegistry::Stub::ReportBirth, request);

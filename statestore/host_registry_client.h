@@ -26,6 +26,9 @@ class HostRegistryClient {
   // Fills a random boot_id when the request has none, so that a retry after
   // a lost answer is not taken for a second boot (which would fail a trial).
   absl::StatusOr<v1::BootDecision> BeginBoot(v1::BootRequest request);
+  // Several boots in one round trip (boot_ids filled as BeginBoot does);
+  // UNIMPLEMENTED from a store older than the call.
+  absl::StatusOr<v1::BootOutcomes> BeginBoots(v1::BootRequests requests);
   absl::StatusOr<v1::HostRecord> ReportBirth(const v1::ReportBirthRequest& request);
   absl::StatusOr<v1::HostRecord> Assign(const std::string& mac, const std::string& image);
   absl::StatusOr<v1::HostRecord> Unassign(const std::string& mac);

@@ -1,5 +1,8 @@
 #include "statestore/host_registry_service.h"
 
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "statestore/call_auth.h"
 #include "statestore/grpc_status.h"
@@ -30,6 +33,44 @@ void LogChange(std::string_view event, const absl::StatusOr<v1::HostRecord>& rec
 
 }  // namespace
 
+absl::Status HostRegistryService::CompleteDecision(const MacAddress& mac,
+                                                  const v1::BootRequest& request,
+                                                  v1::BootDecision& decision,
+                                                  size_t& inline_budget) {
+  auto primary = MacAddress::Parse(decision.mac());
+  if (primary.ok()) decision.set_host_token(authorizer_.host_tokens().TokenFor(*primary));
+  // Filled afresh even when the decision is a replay: it is a read, not part
+  // of what the boot recorded. A host whose stored state cannot be read is
+  // not booted without it (it would come up blank and upload that).
+  if (!decision.discovered()) {
+    auto newest = backups_.Stat(mac);
+    if (newest.ok()) {
+      if (newest->size() <= request.inline_state_max_bytes() && newest->size() <= inline_budget &&
+          newest->sha256() != request.known_state_sha256()) {
+        // Restore checks the digest; a version pruned meanwhile is simply not inlined.
+        auto restored = backups_.Restore(mac, newest->version());
+        if (restored.ok()) {
+          inline_budget -= restored->archive.size();
+          decision.set_newest_state_archive(std::move(restored->archive));
+        }
+      }
+      *decision.mutable_newest_state() = *std::move(newest);
+    } else if (!absl::IsNotFound(newest.status())) {
+      return newest.status();
+    }
+  }
+  LogEvent("host.boot", {{"mac", mac.ToString()},
+                         {"host", decision.mac()},
+                         {"address", request.facts().address()},
+                         {"image", decision.image()},
+                         {"bank", decision.bank()},
+                         {"bootstate", std::string(BootStateName(decision.bootstate()))},
+                         {"fallback", decision.fallback() ? "true" : "false"},
+                         {"discovered", decision.discovered() ? "true" : "false"},
+                         {"reason", decision.reason()}});
+  return absl::OkStatus();
+}
+
 grpc::Status HostRegistryService::BeginBoot(grpc::ServerContext* context,
                                             const v1::BootRequest* request,
                                             v1::BootDecision* response) {
@@ -37,35 +78,56 @@ grpc::Status HostRegistryService::BeginBoot(grpc::ServerContext* context,
   if (!mac.ok()) return ToGrpcStatus(mac.status());
   auto decision = registry_.BeginBoot(*mac, request->facts(), request->boot_id());
   if (!decision.ok()) return ToGrpcStatus(decision.status());
-  auto primary = MacAddress::Parse(decision->mac());
-  if (primary.ok()) decision->set_host_token(authorizer_.host_tokens().TokenFor(*primary));
-  // Filled afresh even when the decision is a replay: it is a read, not part
-  // of what the boot recorded. A host whose stored state cannot be read is
-  // not booted without it (it would come up blank and upload that).
-  if (!decision->discovered()) {
-    auto newest = backups_.Stat(*mac);
-    if (newest.ok()) {
-      if (newest->size() <= request->inline_state_max_bytes() &&
-          newest->sha256() != request->known_state_sha256()) {
-        // Restore checks the digest; a version pruned meanwhile is simply not inlined.
-        auto restored = backups_.Restore(*mac, newest->version());
-        if (restored.ok()) decision->set_newest_state_archive(std::move(restored->archive));
-      }
-      *decision->mutable_newest_state() = *std::move(newest);
-    } else if (!absl::IsNotFound(newest.status())) {
-      return ToGrpcStatus(newest.status());
-    }
+  size_t unbounded = SIZE_MAX;
+  if (absl::Status st = CompleteDecision(*mac, *request, *decision, unbounded); !st.ok()) {
+    return ToGrpcStatus(st);
   }
-  LogEvent("host.boot", {{"mac", mac->ToString()},
-                         {"host", decision->mac()},
-                         {"address", request->facts().address()},
-                         {"image", decision->image()},
-                         {"bank", decision->bank()},
-                         {"bootstate", std::string(BootStateName(decision->bootstate()))},
-                         {"fallback", decision->fallback() ? "true" : "false"},
-                         {"discovered", decision->discovered() ? "true" : "false"},
-                         {"reason", decision->reason()}});
   *response = *std::move(decision);
+  return grpc::Status::OK;
+}
+
+grpc::Status HostRegistryService::BeginBoots(grpc::ServerContext* context,
+                                             const v1::BootRequests* request,
+                                             v1::BootOutcomes* response) {
+  // Boots are the boot servers' business: the admin token, as for BeginBoot.
+  if (absl::Status st = AuthorizeAdmin(*context, authorizer_); !st.ok()) return ToGrpcStatus(st);
+  if (request->requests_size() > kMaxBootsPerCall) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("BeginBoots carries ", request->requests_size(),
+                                     " boots; at most ", kMaxBootsPerCall));
+  }
+  std::vector<absl::Status> refused(request->requests_size());
+  std::vector<HostRegistry::BootItem> items;
+  std::vector<int> item_of_request(request->requests_size(), -1);
+  for (int i = 0; i < request->requests_size(); ++i) {
+    const v1::BootRequest& r = request->requests(i);
+    auto mac = AuthorizeHost(*context, authorizer_, "mac", r.mac(), false);
+    if (!mac.ok()) {
+      refused[i] = mac.status();
+      continue;
+    }
+    item_of_request[i] = static_cast<int>(items.size());
+    items.push_back({*mac, r.facts(), r.boot_id()});
+  }
+  std::vector<absl::StatusOr<v1::BootDecision>> decisions = registry_.BeginBoots(items);
+  // Inlined states stop where the answer would outgrow a message; those
+  // hosts' boot servers Restore them instead.
+  size_t inline_budget = kInlineStateBudget;
+  for (int i = 0; i < request->requests_size(); ++i) {
+    v1::BootOutcome& outcome = *response->add_outcomes();
+    absl::Status st = refused[i];
+    if (st.ok()) {
+      absl::StatusOr<v1::BootDecision>& decision = decisions[item_of_request[i]];
+      st = decision.status();
+      if (st.ok()) {
+        st = CompleteDecision(items[item_of_request[i]].mac, request->requests(i), *decision,
+                              inline_budget);
+      }
+      if (st.ok()) *outcome.mutable_decision() = *std::move(decision);
+    }
+    outcome.set_code(static_cast<int32_t>(st.code()));
+    outcome.set_message(std::string(st.message()));
+  }
   return grpc::Status::OK;
 }
 

@@ -1,6 +1,8 @@
 #ifndef MIDWIFE_STATESTORE_HOST_REGISTRY_SERVICE_H_
 #define MIDWIFE_STATESTORE_HOST_REGISTRY_SERVICE_H_
 
+#include <cstddef>
+
 #include "proto/hostregistry.grpc.pb.h"
 #include "statestore/authorizer.h"
 #include "statestore/backup_store.h"
@@ -19,6 +21,14 @@ class HostRegistryService final : public v1::HostRegistry::Service {
 
   grpc::Status BeginBoot(grpc::ServerContext* context, const v1::BootRequest* request,
                          v1::BootDecision* response) override;
+  grpc::Status BeginBoots(grpc::ServerContext* context, const v1::BootRequests* request,
+                          v1::BootOutcomes* response) override;
+
+  // Most boots one BeginBoots may carry.
+  static constexpr int kMaxBootsPerCall = 256;
+  // Most bytes of inlined states in one BeginBoots answer: well inside the
+  // 4 MiB message limit, with room for the decisions themselves.
+  static constexpr size_t kInlineStateBudget = 3 << 20;
   grpc::Status ReportBirth(grpc::ServerContext* context, const v1::ReportBirthRequest* request,
                            v1::HostRecord* response) override;
   grpc::Status Assign(grpc::ServerContext* context, const v1::AssignRequest* request,
@@ -43,6 +53,12 @@ class HostRegistryService final : public v1::HostRegistry::Service {
                         v1::RuleSet* response) override;
 
  private:
+  // What BeginBoot adds to the registry's decision: the host's token, its
+  // newest state's metadata and (within `inline_budget`, which it lowers)
+  // bytes, and the log line.
+  absl::Status CompleteDecision(const MacAddress& mac, const v1::BootRequest& request,
+                                v1::BootDecision& decision, size_t& inline_budget);
+
   HostRegistry& registry_;
   BackupStore& backups_;
   const Authorizer& authorizer_;

@@ -295,7 +295,7 @@ absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
     std::lock_guard lock(mu_);
     boot_ids_in_flight_.emplace(request.boot_id(), mac.ToString());
   }
-  auto decision = registry_.BeginBoot(request);
+  auto decision = boot_batcher_.BeginBoot(request);
   absl::Cleanup landed = [&] {
     std::lock_guard lock(mu_);
     boot_ids_in_flight_.erase(request.boot_id());

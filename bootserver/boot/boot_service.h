@@ -23,6 +23,7 @@
 #include "imagebuilder/image_repository.h"
 #include "imagebuilder/module_index.h"
 #include "statestore/client.h"
+#include "statestore/boot_batcher.h"
 #include "statestore/host_registry_client.h"
 
 namespace midwife::bootserver {
@@ -298,6 +299,8 @@ class BootService {
   imagebuilder::ImageRepository& repository_;
   statestore::StateStoreClient& store_;
   statestore::HostRegistryClient& registry_;
+  // Boots that ask the store at the same moment share a round trip.
+  statestore::BootBatcher boot_batcher_{registry_};
   BootMetrics metrics_;
   BlobVerifier verifier_;  // every blob served, hashed once per file identity
   OpenBlobCache open_blobs_;  // the repository's blobs served lately, verified

@@ -3,6 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "statestore/boot_batcher.h"
 #include "statestore/host_registry_client.h"
 #include "tests/statestore/statestore_server.h"
 #include "tests/support/child_process.h"
@@ -171,6 +176,72 @@ TEST_F(HostRegistryServerTest, ReportDeadlineFlagSetsTheDeadline) {
   auto record = admin_->GetHost(kMac);
   ASSERT_TRUE(record.ok()) << record.status();
   EXPECT_EQ(record->alternate().deadline_unix_ms() - record->alternate().changed_unix_ms(), 90'000);
+}
+
+
+TEST_F(HostRegistryServerTest, BeginBootsAuthorizesAndAnswersEachBootInOrder) {
+  v1::BootRequests requests;
+  *requests.add_requests() = BootOf(kMac);
+  *requests.add_requests() = BootOf("not-a-mac");
+  *requests.add_requests() = BootOf(kOtherMac);
+  auto answer = admin_->BeginBoots(requests);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_EQ(answer->outcomes_size(), 3);
+  EXPECT_EQ(answer->outcomes(0).code(), 0) << answer->outcomes(0).message();
+  EXPECT_EQ(answer->outcomes(0).decision().mac(), kMac);
+  EXPECT_THAT(answer->outcomes(0).decision().host_token(), HasSubstr("mwh1-"));
+  EXPECT_EQ(answer->outcomes(1).code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(answer->outcomes(1).message(), HasSubstr("not-a-mac"));
+  EXPECT_FALSE(answer->outcomes(1).has_decision());
+  EXPECT_EQ(answer->outcomes(2).code(), 0) << answer->outcomes(2).message();
+  EXPECT_EQ(answer->outcomes(2).decision().mac(), kOtherMac);
+
+  // Like BeginBoot, admin only: a host's own token boots nothing.
+  auto host = ClientWithToken(answer->outcomes(0).decision().host_token());
+  v1::BootRequests own;
+  *own.add_requests() = BootOf(kMac);
+  auto denied = host->BeginBoots(own);
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied) << denied.status();
+  auto record = admin_->GetHost(kMac);
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->boot_count(), 1u) << "the refused call recorded nothing";
+
+  v1::BootRequests too_many;
+  for (int i = 0; i < 257; ++i) *too_many.add_requests() = BootOf(kMac);
+  auto refused = admin_->BeginBoots(too_many);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("257"));
+}
+
+TEST_F(HostRegistryServerTest, ConcurrentBootsShareRoundTripsThroughTheBatcher) {
+  constexpr int kHosts = 48;
+  BootBatcher batcher(*admin_);
+  const uint64_t calls_before = admin_->calls();
+  std::vector<std::string> macs;
+  for (int i = 0; i < kHosts; ++i) macs.push_back(absl::StrFormat("02:00:00:00:10:%02x", i));
+  std::vector<absl::StatusOr<v1::BootDecision>> answers(kHosts, absl::UnknownError("not run"));
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kHosts; ++i) {
+    threads.emplace_back([&, i] {
+      ready.fetch_add(1);
+      while (ready.load() < kHosts) std::this_thread::yield();
+      answers[i] = batcher.BeginBoot(BootOf(macs[i].c_str()));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kHosts; ++i) {
+    ASSERT_TRUE(answers[i].ok()) << macs[i] << ": " << answers[i].status();
+    EXPECT_EQ(answers[i]->mac(), macs[i]) << "each caller gets its own host's decision";
+    EXPECT_TRUE(answers[i]->discovered());
+    EXPECT_THAT(answers[i]->host_token(), HasSubstr("mwh1-"));
+    auto record = admin_->GetHost(macs[i]);
+    ASSERT_TRUE(record.ok()) << record.status();
+    EXPECT_EQ(record->boot_count(), 1u);
+  }
+  const uint64_t round_trips = admin_->calls() - calls_before - kHosts;  // minus the GetHosts
+  EXPECT_GE(batcher.batches(), 1u);
+  EXPECT_LT(round_trips, static_cast<uint64_t>(kHosts)) << "boots waiting together went together";
 }
 
 }  // namespace

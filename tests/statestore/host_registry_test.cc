@@ -385,5 +385,116 @@ TEST(HostRegistryKeys, HostEntryKeysRoundTrip) {
   EXPECT_FALSE(std::string(keys::kRules).starts_with(keys::kHeadPrefix));
 }
 
+
+// Fails the first Commit that writes more than one key with ABORTED (a
+// concurrent writer won), and reports limits as an etcd engine would.
+class RacingEngine : public CountingEngine {
+ public:
+  RacingEngine(StorageEngine& inner, CommitLimits limits) : CountingEngine(inner), limits_(limits) {}
+  absl::Status Commit(const std::vector<Precondition>& pre, const WriteBatch& batch) override {
+    if (lose_next_batch && batch.puts.size() > 1) {
+      lose_next_batch = false;
+      ++commits;
+      return absl::AbortedError("concurrent change");
+    }
+    largest_batch = std::max(largest_batch, batch.puts.size());
+    return CountingEngine::Commit(pre, batch);
+  }
+  CommitLimits Limits() const override { return limits_; }
+  bool lose_next_batch = false;
+  size_t largest_batch = 0;
+
+ private:
+  CommitLimits limits_;
+};
+
+std::vector<HostRegistry::BootItem> Items(std::initializer_list<const char*> macs) {
+  std::vector<HostRegistry::BootItem> items;
+  int n = 0;
+  for (const char* mac : macs) items.push_back({Mac(mac), Facts("10.0.0.5"), "boot-" + std::to_string(n++)});
+  return items;
+}
+
+TEST_F(HostRegistryTest, BatchOfBootsIsOneCommitAndAnswersAsSingleBootsWould) {
+  ASSERT_TRUE(registry_.SetRules(Rules({Rule("lab", "esxi@7", "10.0.0.0/8")}), std::nullopt).ok());
+  ASSERT_TRUE(registry_.Assign(Mac(kHost), "esxi@8").ok());
+  MemoryStorageEngine single_engine;
+  HostRegistry single(single_engine, Options());
+  ASSERT_TRUE(single.SetRules(Rules({Rule("lab", "esxi@7", "10.0.0.0/8")}), std::nullopt).ok());
+  ASSERT_TRUE(single.Assign(Mac(kHost), "esxi@8").ok());
+
+  CountingEngine counting(engine_);
+  HostRegistry batched(counting, Options());
+  const auto items = Items({kHost, kOther, kNic2});
+  auto answers = batched.BeginBoots(items);
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_EQ(counting.commits, 1) << "three hosts, one durable write";
+  for (size_t i = 0; i < items.size(); ++i) {
+    ASSERT_TRUE(answers[i].ok()) << answers[i].status();
+    auto alone = single.BeginBoot(items[i].mac, items[i].facts, items[i].boot_id);
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    EXPECT_EQ(answers[i]->SerializeAsString(), alone->SerializeAsString()) << items[i].mac.ToString();
+    auto stored = batched.GetHost(items[i].mac);
+    auto stored_alone = single.GetHost(items[i].mac);
+    ASSERT_TRUE(stored.ok() && stored_alone.ok());
+    EXPECT_EQ(stored->SerializeAsString(), stored_alone->SerializeAsString());
+  }
+  EXPECT_EQ(answers[0]->image(), "esxi@8");
+  EXPECT_EQ(answers[0]->bootstate(), v1::BOOT_STATE_ATTEMPTED);
+  EXPECT_EQ(answers[1]->image(), "esxi@7") << "published by the rule";
+
+  // The same boot_ids again: replays, nothing written.
+  auto again = batched.BeginBoots(items);
+  EXPECT_EQ(counting.commits, 1);
+  for (size_t i = 0; i < items.size(); ++i) {
+    ASSERT_TRUE(again[i].ok());
+    EXPECT_EQ(again[i]->SerializeAsString(), answers[i]->SerializeAsString());
+  }
+}
+
+TEST_F(HostRegistryTest, SecondBootOfAHostInABatchFollowsTheFirst) {
+  std::vector<HostRegistry::BootItem> items = Items({kHost, kOther, kHost});
+  auto answers = registry_.BeginBoots(items);
+  for (auto& a : answers) ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(Get(kHost).boot_count(), 2u);
+  EXPECT_EQ(Get(kHost).last_boot_id(), "boot-2");
+  EXPECT_EQ(answers[2]->record_revision(), answers[0]->record_revision() + 1);
+}
+
+TEST_F(HostRegistryTest, ABadBootInABatchFailsAlone) {
+  std::vector<HostRegistry::BootItem> items = Items({kHost, kOther});
+  items[0].boot_id = std::string(kMaxBootIdBytes + 1, 'x');
+  auto answers = registry_.BeginBoots(items);
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(answers[0].status().message(), HasSubstr("boot_id"));
+  ASSERT_TRUE(answers[1].ok()) << answers[1].status();
+  EXPECT_FALSE(registry_.GetHost(Mac(kHost)).ok()) << "the refused boot wrote nothing";
+}
+
+TEST_F(HostRegistryTest, ABatchThatLosesARaceIsBootedOneByOne) {
+  RacingEngine racing(engine_, {});
+  racing.lose_next_batch = true;
+  HostRegistry registry(racing, Options());
+  auto answers = registry.BeginBoots(Items({kHost, kOther, kNic2}));
+  for (auto& a : answers) ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(racing.commits, 1 + 3) << "the lost batch, then each boot alone";
+  for (const char* mac : {kHost, kOther, kNic2}) EXPECT_EQ(Get(mac).boot_count(), 1u) << mac;
+}
+
+TEST_F(HostRegistryTest, ABatchIsSplitAtTheEnginesLimits) {
+  // Each boot checks the rules and its own entry and writes its entry: with
+  // at most 3 operations of a kind per commit, two boots share a commit.
+  RacingEngine limited(engine_, CommitLimits{0, 3});
+  HostRegistry registry(limited, Options());
+  auto answers = registry.BeginBoots(Items({"02:00:00:00:01:01", "02:00:00:00:01:02",
+                                            "02:00:00:00:01:03", "02:00:00:00:01:04",
+                                            "02:00:00:00:01:05"}));
+  for (auto& a : answers) ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(limited.commits, 3);
+  EXPECT_EQ(limited.largest_batch, 2u);
+  EXPECT_EQ(Get("02:00:00:00:01:05").boot_count(), 1u);
+}
+
 }  // namespace
 }  // namespace midwife::statestore
