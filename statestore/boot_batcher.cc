@@ -1,28 +1,17 @@
 #include "statestore/boot_batcher.h"
 
 #include <algorithm>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 
 namespace midwife::statestore {
-namespace {
-
-std::string RandomBootId() {
-  std::random_device random;
-  return absl::StrFormat("%08x%08x%08x%08x", random(), random(), random(), random());
-}
-
-}  // namespace
 
 BootBatcher::BootBatcher(HostRegistryClient& client, size_t max_batch)
     : client_(client), max_batch_(std::max<size_t>(1, max_batch)) {}
 
 absl::StatusOr<v1::BootDecision> BootBatcher::BeginBoot(v1::BootRequest request) {
-  if (request.boot_id().empty()) request.set_boot_id(RandomBootId());
   if (unsupported_.load(std::memory_order_relaxed)) return client_.BeginBoot(std::move(request));
   Waiter me;
   me.request = std::move(request);

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "proto/hostregistry.pb.h"
@@ -27,9 +29,9 @@ class BootBatcher {
  public:
   explicit BootBatcher(HostRegistryClient& client, size_t max_batch = 64);
 
-  // Blocks until this boot's answer is in. The request's boot_id should be
-  // set (a retried batch then replays instead of booting twice); an empty
-  // one is filled.
+  // Blocks until this boot's answer is in. An empty boot_id is filled by
+  // the client, before the first attempt: a retried batch replays its boots
+  // instead of booting them twice.
   absl::StatusOr<v1::BootDecision> BeginBoot(v1::BootRequest request);
 
   // Round trips made for batches of two or more boots.
