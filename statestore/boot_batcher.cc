@@ -27,8 +27,11 @@ absl::StatusOr<v1::BootDecision> BootBatcher::BeginBoot(v1::BootRequest request)
       std::vector<Waiter*> batch(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
       lock.unlock();
-      Send(batch);
+      std::vector<absl::StatusOr<v1::BootDecision>> answers = Send(batch);
       lock.lock();
+      // Answers are handed over under the lock: a waiter reads its own only
+      // under it, and is gone (its Waiter with it) once it has.
+      for (size_t i = 0; i < batch.size(); ++i) batch[i]->answer = std::move(answers[i]);
       in_flight_ = false;
       for (Waiter* w : batch) {
         if (w != &me) w->wake.notify_one();
@@ -41,10 +44,12 @@ absl::StatusOr<v1::BootDecision> BootBatcher::BeginBoot(v1::BootRequest request)
   }
 }
 
-void BootBatcher::Send(const std::vector<Waiter*>& batch) {
+std::vector<absl::StatusOr<v1::BootDecision>> BootBatcher::Send(const std::vector<Waiter*>& batch) {
+  std::vector<absl::StatusOr<v1::BootDecision>> answers;
+  answers.reserve(batch.size());
   if (batch.size() == 1) {
-    batch[0]->answer = client_.BeginBoot(batch[0]->request);
-    return;
+    answers.push_back(client_.BeginBoot(batch[0]->request));
+    return answers;
   }
   v1::BootRequests requests;
   for (const Waiter* w : batch) *requests.add_requests() = w->request;
@@ -54,8 +59,8 @@ void BootBatcher::Send(const std::vector<Waiter*>& batch) {
     // A store from before BeginBoots: this batch, and every boot from now
     // on, goes alone.
     unsupported_.store(true, std::memory_order_relaxed);
-    for (Waiter* w : batch) w->answer = client_.BeginBoot(w->request);
-    return;
+    for (const Waiter* w : batch) answers.push_back(client_.BeginBoot(w->request));
+    return answers;
   }
   if (outcomes.ok() && outcomes->outcomes_size() != static_cast<int>(batch.size())) {
     outcomes = absl::InternalError(absl::StrCat("BeginBoots answered ", outcomes->outcomes_size(),
@@ -63,17 +68,18 @@ void BootBatcher::Send(const std::vector<Waiter*>& batch) {
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     if (!outcomes.ok()) {
-      batch[i]->answer = outcomes.status();
+      answers.push_back(outcomes.status());
       continue;
     }
     v1::BootOutcome& outcome = *outcomes->mutable_outcomes(static_cast<int>(i));
     if (outcome.code() == 0) {
-      batch[i]->answer = std::move(*outcome.mutable_decision());
+      answers.push_back(std::move(*outcome.mutable_decision()));
     } else {
-      batch[i]->answer =
-          absl::Status(static_cast<absl::StatusCode>(outcome.code()), outcome.message());
+      answers.push_back(
+          absl::Status(static_cast<absl::StatusCode>(outcome.code()), outcome.message()));
     }
   }
+  return answers;
 }
 
 }  // namespace midwife::statestore

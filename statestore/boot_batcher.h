@@ -40,12 +40,13 @@ class BootBatcher {
  private:
   struct Waiter {
     v1::BootRequest request;
-    std::optional<absl::StatusOr<v1::BootDecision>> answer;
+    std::optional<absl::StatusOr<v1::BootDecision>> answer;  // Guarded by mu_.
     std::condition_variable wake;
   };
 
-  // Sends `batch` and fills each waiter's answer; called without mu_.
-  void Send(const std::vector<Waiter*>& batch);
+  // Sends `batch` (reading only the requests, which do not change while
+  // queued) and returns the answers in order; called without mu_.
+  std::vector<absl::StatusOr<v1::BootDecision>> Send(const std::vector<Waiter*>& batch);
 
   HostRegistryClient& client_;
   const size_t max_batch_;
