@@ -68,8 +68,9 @@ asan() {
   return $rc
 }
 
-# The concurrent tests: servers with thread pools and callback reactors.
-tsan_tests='^(StateStoreServerTest|StateStoreCallLimitTest|StateStoreCrashTest|HostRegistryServerTest|TlsTest|BootServerTest)\.'
+# The concurrent tests: servers with thread pools and callback reactors, and
+# the boot batcher's leader and waiters.
+tsan_tests='^(StateStoreServerTest|StateStoreCallLimitTest|StateStoreCrashTest|HostRegistryServerTest|BootBatcherTest|TlsTest|BootServerTest)\.'
 
 tsan() {
   configure build-tsan thread || return 1

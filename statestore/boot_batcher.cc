@@ -47,8 +47,8 @@ absl::StatusOr<v1::BootDecision> BootBatcher::BeginBoot(v1::BootRequest request)
 std::vector<absl::StatusOr<v1::BootDecision>> BootBatcher::Send(const std::vector<Waiter*>& batch) {
   std::vector<absl::StatusOr<v1::BootDecision>> answers;
   answers.reserve(batch.size());
-  if (batch.size() == 1) {
-    answers.push_back(client_.BeginBoot(batch[0]->request));
+  if (batch.size() == 1 || unsupported_.load(std::memory_order_relaxed)) {
+    for (const Waiter* w : batch) answers.push_back(client_.BeginBoot(w->request));
     return answers;
   }
   v1::BootRequests requests;
