@@ -728,10 +728,14 @@ int Run(const Settings& settings) {
   std::vector<Case> cases = {
       {"512", "blksize 512 (no options)", {big.name, 512, 1}, {big.name, 512, 1}},
       {"1468", "blksize 1468", lockstep_1468, lockstep_1468},
-      {"w16", "blksize 1468 windowsize 16 (vs hpa 1468)", {big.name, 1468, 16, false},
+      {"w16",
+       "blksize 1468 windowsize 16 (vs hpa 1468)",
+       {big.name, 1468, 16, false},
        lockstep_1468},
-      {"w16gro", "blksize 1468 windowsize 16, GRO client (vs hpa 1468)",
-       {big.name, 1468, 16, true}, lockstep_1468},
+      {"w16gro",
+       "blksize 1468 windowsize 16, GRO client (vs hpa 1468)",
+       {big.name, 1468, 16, true},
+       lockstep_1468},
       {"65464", "blksize 65464", {big.name, 65464, 1}, {big.name, 65464, 1}},
   };
   std::vector<double> mw_median(cases.size()), hpa_median(cases.size());

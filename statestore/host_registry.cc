@@ -197,8 +197,8 @@ absl::StatusOr<HostRegistry::PlannedBoot> HostRegistry::PlanOneBoot(const MacAdd
   }
   ASSIGN_OR_RETURN(const MacAddress primary, MacAddress::Parse(plan.host.primary));
   const v1::Rule* rule = rules ? rules->rules.Match(primary, record.facts()) : nullptr;
-  plan.decision = PlanBoot(record, rule, options_.banks,
-                           Moment{now, mac.ToString(), record.facts().address()});
+  plan.decision =
+      PlanBoot(record, rule, options_.banks, Moment{now, mac.ToString(), record.facts().address()});
   plan.decision.set_record_revision(plan.host.record.revision() + 1);  // as AddWrite sets it
   record.set_last_boot_id(boot_id);
   *record.mutable_last_decision() = plan.decision;
@@ -254,9 +254,9 @@ bool AddToGroup(BootGroup& group, const std::vector<Precondition>& preconditions
   for (const auto& [k, v] : batch.puts) bytes += k.size() + v.size();
   const size_t precondition_ops = group.preconditions.size() + fresh.size();
   const size_t write_ops = group.batch.puts.size() + batch.puts.size();
-  const bool fits = (limits.max_bytes == 0 || group.bytes + bytes <= limits.max_bytes) &&
-                    (limits.max_ops == 0 ||
-                     (precondition_ops <= limits.max_ops && write_ops <= limits.max_ops));
+  const bool fits =
+      (limits.max_bytes == 0 || group.bytes + bytes <= limits.max_bytes) &&
+      (limits.max_ops == 0 || (precondition_ops <= limits.max_ops && write_ops <= limits.max_ops));
   if (!fits && !group.members.empty()) return false;
   for (const Precondition* p : fresh) {
     group.expected.emplace(p->key, p->value);
@@ -271,8 +271,8 @@ bool AddToGroup(BootGroup& group, const std::vector<Precondition>& preconditions
 
 std::vector<absl::StatusOr<v1::BootDecision>> HostRegistry::BeginBoots(
     const std::vector<BootItem>& items) {
-  std::vector<absl::StatusOr<v1::BootDecision>> out(
-      items.size(), absl::InternalError("boot not answered"));
+  std::vector<absl::StatusOr<v1::BootDecision>> out(items.size(),
+                                                    absl::InternalError("boot not answered"));
   std::vector<size_t> alone;  // Items done one by one after the groups.
   std::vector<BootGroup> groups(1);
   std::set<std::string> hosts_in_groups;
@@ -372,9 +372,9 @@ absl::StatusOr<v1::HostRecord> HostRegistry::Rollback(const MacAddress& mac) {
 absl::StatusOr<v1::HostRecord> HostRegistry::RecordEvent(const MacAddress& mac,
                                                          const v1::RecordEventRequest& request) {
   if (request.kind() != v1::HOST_EVENT_KIND_HOOK && request.kind() != v1::HOST_EVENT_KIND_PHASES) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "only HOOK and PHASES events may be recorded from outside, not ",
-        v1::HostEventKind_Name(request.kind())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("only HOOK and PHASES events may be recorded from outside, not ",
+                     v1::HostEventKind_Name(request.kind())));
   }
   return Mutate(mac, false, request.address(), [&](v1::HostRecord& record, const Moment& now) {
     v1::HostEvent event;

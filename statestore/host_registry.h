@@ -99,7 +99,8 @@ class HostRegistry {
   // Appends an event the boot server observed (HOOK or PHASES) to a known
   // host's history. INVALID_ARGUMENT for other kinds, NOT_FOUND for an
   // unknown host.
-  absl::StatusOr<v1::HostRecord> RecordEvent(const MacAddress& mac, const v1::RecordEventRequest& event);
+  absl::StatusOr<v1::HostRecord> RecordEvent(const MacAddress& mac,
+                                             const v1::RecordEventRequest& event);
 
  private:
   struct LoadedHost;

@@ -34,9 +34,9 @@ void LogChange(std::string_view event, const absl::StatusOr<v1::HostRecord>& rec
 }  // namespace
 
 absl::Status HostRegistryService::CompleteDecision(const MacAddress& mac,
-                                                  const v1::BootRequest& request,
-                                                  v1::BootDecision& decision,
-                                                  size_t& inline_budget) {
+                                                   const v1::BootRequest& request,
+                                                   v1::BootDecision& decision,
+                                                   size_t& inline_budget) {
   auto primary = MacAddress::Parse(decision.mac());
   if (primary.ok()) decision.set_host_token(authorizer_.host_tokens().TokenFor(*primary));
   // Filled afresh even when the decision is a replay: it is a read, not part

@@ -3,8 +3,8 @@
 // store of this version never produces.
 #include "statestore/boot_batcher.h"
 
-#include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>

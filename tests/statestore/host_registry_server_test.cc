@@ -178,7 +178,6 @@ TEST_F(HostRegistryServerTest, ReportDeadlineFlagSetsTheDeadline) {
   EXPECT_EQ(record->alternate().deadline_unix_ms() - record->alternate().changed_unix_ms(), 90'000);
 }
 
-
 TEST_F(HostRegistryServerTest, BeginBootsAuthorizesAndAnswersEachBootInOrder) {
   v1::BootRequests requests;
   *requests.add_requests() = BootOf(kMac);

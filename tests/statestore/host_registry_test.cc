@@ -385,12 +385,12 @@ TEST(HostRegistryKeys, HostEntryKeysRoundTrip) {
   EXPECT_FALSE(std::string(keys::kRules).starts_with(keys::kHeadPrefix));
 }
 
-
 // Fails the first Commit that writes more than one key with ABORTED (a
 // concurrent writer won), and reports limits as an etcd engine would.
 class RacingEngine : public CountingEngine {
  public:
-  RacingEngine(StorageEngine& inner, CommitLimits limits) : CountingEngine(inner), limits_(limits) {}
+  RacingEngine(StorageEngine& inner, CommitLimits limits)
+      : CountingEngine(inner), limits_(limits) {}
   absl::Status Commit(const std::vector<Precondition>& pre, const WriteBatch& batch) override {
     if (lose_next_batch && batch.puts.size() > 1) {
       lose_next_batch = false;
@@ -411,7 +411,8 @@ class RacingEngine : public CountingEngine {
 std::vector<HostRegistry::BootItem> Items(std::initializer_list<const char*> macs) {
   std::vector<HostRegistry::BootItem> items;
   int n = 0;
-  for (const char* mac : macs) items.push_back({Mac(mac), Facts("10.0.0.5"), "boot-" + std::to_string(n++)});
+  for (const char* mac : macs)
+    items.push_back({Mac(mac), Facts("10.0.0.5"), "boot-" + std::to_string(n++)});
   return items;
 }
 
@@ -433,7 +434,8 @@ TEST_F(HostRegistryTest, BatchOfBootsIsOneCommitAndAnswersAsSingleBootsWould) {
     ASSERT_TRUE(answers[i].ok()) << answers[i].status();
     auto alone = single.BeginBoot(items[i].mac, items[i].facts, items[i].boot_id);
     ASSERT_TRUE(alone.ok()) << alone.status();
-    EXPECT_EQ(answers[i]->SerializeAsString(), alone->SerializeAsString()) << items[i].mac.ToString();
+    EXPECT_EQ(answers[i]->SerializeAsString(), alone->SerializeAsString())
+        << items[i].mac.ToString();
     auto stored = batched.GetHost(items[i].mac);
     auto stored_alone = single.GetHost(items[i].mac);
     ASSERT_TRUE(stored.ok() && stored_alone.ok());
@@ -487,9 +489,9 @@ TEST_F(HostRegistryTest, ABatchIsSplitAtTheEnginesLimits) {
   // at most 3 operations of a kind per commit, two boots share a commit.
   RacingEngine limited(engine_, CommitLimits{0, 3});
   HostRegistry registry(limited, Options());
-  auto answers = registry.BeginBoots(Items({"02:00:00:00:01:01", "02:00:00:00:01:02",
-                                            "02:00:00:00:01:03", "02:00:00:00:01:04",
-                                            "02:00:00:00:01:05"}));
+  auto answers =
+      registry.BeginBoots(Items({"02:00:00:00:01:01", "02:00:00:00:01:02", "02:00:00:00:01:03",
+                                 "02:00:00:00:01:04", "02:00:00:00:01:05"}));
   for (auto& a : answers) ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(limited.commits, 3);
   EXPECT_EQ(limited.largest_batch, 2u);
