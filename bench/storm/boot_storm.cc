@@ -1,14 +1,16 @@
 // Boot storm: N diskless hosts powering on at once, against midwife (the real
 // statestore and bootserver daemons: ProxyDHCP, TFTP, HTTP) and against the
-// usual static stack (tftpd-hpa + nginx serving the same bytes, each host's
-// boot.ipxe, boot.cfg and state.tgz written out beforehand because those
-// servers cannot render them), measured in the same run.
+// usual static stack (dnsmasq's TFTP, or tftpd-hpa, + nginx serving the same
+// bytes, each host's boot.ipxe, boot.cfg and state.tgz written out
+// beforehand because those servers cannot render them), measured in the
+// same run.
 //
 //   build/bin/boot_storm [--hosts 1000] [--image-mib 50] [--modules 100]
 //                        [--concurrency 0] [--threads 2] [--client-threads 2]
 //                        [--stack both|midwife|static] [--restart-store-at S]
 //                        [--give-up 300] [--tftp-blksize 1432] [--agent on|off]
 //                        [--engine rocksdb|etcd] [--boot-servers 1]
+//                        [--static-tftp dnsmasq|tftpd-hpa]
 //
 // --agent off ends each host at its state.tgz (no birth report or state
 // upload): then every state store cycle is spent on the boot itself, and the
@@ -19,9 +21,9 @@
 // once (0: all of them at once, a power cut coming back). --restart-store-at
 // kills the state store (SIGKILL; with --engine etcd the first frontend) S
 // seconds into midwife's storm and starts it again on the same port a second
-// later. Peers: Debian's tftpd-hpa and
-// nginx-light (scripts/bench-bootserver.sh names them); needs root, as
-// tftpd-hpa drops to nobody.
+// later. Peers: Debian's dnsmasq (or tftpd-hpa, --static-tftp tftpd-hpa)
+// and nginx-light (scripts/bench-bootserver.sh names them); needs root, as
+// both TFTP servers drop to nobody and dnsmasq's listens on port 69.
 // --engine etcd starts a 3-member etcd cluster (Debian's etcd-server) on
 // loopback and one `statestore serve --engine etcd` frontend per boot
 // server; --boot-servers N starts N boot servers (each on its own frontend
@@ -101,6 +103,12 @@ struct Settings {
   int tftp_blksize = 1432;
   bool agent = true;
   std::string tftpd = "/usr/sbin/in.tftpd";
+  std::string dnsmasq = "/usr/sbin/dnsmasq";
+  // The static stack's TFTP server: "dnsmasq" or "tftpd-hpa". dnsmasq (one
+  // process, every transfer in one event loop) when it is installed: on a
+  // 2-core machine tftpd-hpa, which forks a process per RRQ, left hundreds
+  // of 1000 simultaneous hosts unanswered.
+  std::string static_tftp = std::filesystem::exists("/usr/sbin/dnsmasq") ? "dnsmasq" : "tftpd-hpa";
   std::string nginx = "/usr/sbin/nginx";
   std::string engine = "rocksdb";
   int boot_servers = 1;
@@ -137,6 +145,8 @@ bool ParseFlags(int argc, char** argv, Settings& s) {
       s.agent = v != "off";
     else if (flag == "--tftpd")
       s.tftpd = v;
+    else if (flag == "--static-tftp")
+      s.static_tftp = v;
     else if (flag == "--nginx")
       s.nginx = v;
     else if (flag == "--engine")
@@ -147,6 +157,7 @@ bool ParseFlags(int argc, char** argv, Settings& s) {
       return false;
   }
   return s.hosts > 0 && (s.stack == "both" || s.stack == "midwife" || s.stack == "static") &&
+         (s.static_tftp == "dnsmasq" || s.static_tftp == "tftpd-hpa") &&
          (s.engine == "rocksdb" || s.engine == "etcd") && s.boot_servers >= 1 &&
          s.boot_servers <= 16;
 }
@@ -678,8 +689,25 @@ std::optional<Summary> RunStatic(const TempDir& work, const Settings& s,
   ::chmod(tftp_root.c_str(), 0755);
   ::chmod((tftp_root + "/undionly.kpxe").c_str(), 0644);
   ::chmod(work.path().c_str(), 0755);
-  ChildProcess tftpd({s.tftpd, "-L", "-s", tftp_root, "-a", absl::StrCat("127.0.0.1:", tftp_port)},
-                     work.File("tftpd.log"));
+  // dnsmasq's TFTP listens on port 69 only (its transfers on ports of their
+  // own); tftpd-hpa on any.
+  const bool dnsmasq = s.static_tftp == "dnsmasq";
+  const uint16_t static_tftp_port = dnsmasq ? 69 : tftp_port;
+  std::vector<std::string> tftpd_argv =
+      dnsmasq ? std::vector<std::string>{s.dnsmasq,
+                                         "--keep-in-foreground",
+                                         "--conf-file=/dev/null",
+                                         "--port=0",
+                                         "--listen-address=127.0.0.1",
+                                         "--bind-interfaces",
+                                         "--enable-tftp",
+                                         "--tftp-root=" + tftp_root,
+                                         absl::StrCat("--tftp-max=", s.hosts + 16),
+                                         "--pid-file=" + work.File("dnsmasq.pid"),
+                                         "--log-facility=" + work.File("dnsmasq-events.log")}
+              : std::vector<std::string>{s.tftpd, "-L", "-s", tftp_root, "-a",
+                                         absl::StrCat("127.0.0.1:", tftp_port)};
+  ChildProcess tftpd(tftpd_argv, work.File("tftpd.log"));
   {
     std::ofstream conf(work.File("nginx.conf"));
     conf << "worker_processes " << s.threads << ";\nworker_rlimit_nofile 65536;\n"
@@ -699,10 +727,20 @@ std::optional<Summary> RunStatic(const TempDir& work, const Settings& s,
                       work.File("nginx.conf"), "-g", "daemon off;"},
                      work.File("nginx.log"));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // Workers forked, tftpd bound.
+  if (int status = 0; tftpd.Exited(&status)) {
+    std::fprintf(stderr, "static stack: %s exited at start (status %d); see %s\n",
+                 s.static_tftp.c_str(), status, work.File("tftpd.log").c_str());
+    nginx.Stop(SIGQUIT);
+    return std::nullopt;
+  }
   std::vector<ProcessMeter> meters;
-  // tftpd-hpa forks a process per transfer: their CPU counts once reaped,
-  // their memory is not seen.
-  meters.emplace_back("tftpd-hpa (+ transfers' CPU)", tftpd.pid(), true);
+  if (dnsmasq) {
+    meters.emplace_back("dnsmasq (TFTP)", tftpd.pid());
+  } else {
+    // tftpd-hpa forks a process per transfer: their CPU counts once reaped,
+    // their memory is not seen.
+    meters.emplace_back("tftpd-hpa (+ transfers' CPU)", tftpd.pid(), true);
+  }
   meters.emplace_back("nginx master", nginx.pid());
   std::vector<pid_t> workers = ChildrenOf(nginx.pid());
   for (size_t w = 0; w < workers.size(); ++w)
@@ -710,7 +748,7 @@ std::optional<Summary> RunStatic(const TempDir& work, const Settings& s,
   for (ProcessMeter& m : meters) m.Start();
   asio::io_context io;
   StormResult result =
-      RunStorm(plans, {StackPorts{http_port, tftp_port, 0, 0}}, nullptr, io, s, storm);
+      RunStorm(plans, {StackPorts{http_port, static_tftp_port, 0, 0}}, nullptr, io, s, storm);
   Summary summary = Summarize(result);
   MeasureProcesses(std::move(meters), summary);
   nginx.Stop(SIGQUIT);
@@ -729,7 +767,7 @@ int main(int argc, char** argv) {
                  "usage: boot_storm [--hosts N] [--image-mib M] [--modules K] [--concurrency C]\n"
                  "  [--threads T] [--client-threads T] [--stack both|midwife|static]\n"
                  "  [--restart-store-at S] [--give-up S] [--tftp-blksize B] [--agent on|off]\n"
-                 "  [--engine rocksdb|etcd] [--boot-servers N]\n"
+                 "  [--engine rocksdb|etcd] [--boot-servers N] [--static-tftp dnsmasq|tftpd-hpa]\n"
                  "--engine etcd: a 3-member etcd cluster on loopback and one state store\n"
                  "  frontend per boot server (needs Debian's etcd-server); rocksdb: one store\n"
                  "--boot-servers N: N boot servers, host i boots from server i mod N\n");
@@ -793,7 +831,7 @@ int main(int argc, char** argv) {
   std::printf("\n%-22s %7s %10s %10s %10s %10s %10s %12s  %s\n", "stack", "booted", "p50", "p99",
               "max", "wall", "GB", "server CPU", "failures");
   if (mw) row("midwife", mw->summary);
-  if (st) row("tftpd-hpa + nginx", *st);
+  if (st) row((s.static_tftp + " + nginx").c_str(), *st);
   // Each server process apart: the boot server's memory is what should grow
   // with concurrent transfers and not with the fleet.
   std::printf("\n%-36s %10s %14s\n", "per process", "CPU", "peak RSS MiB");
