@@ -63,6 +63,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "bench/storm/dhcp_hub.h"
 #include "bench/storm/http_connection.h"
 #include "bench/storm/process_stats.h"
@@ -335,6 +336,8 @@ MacAddress HostMac(int i) {
 struct MidwifeRun {
   Summary summary;
   double dynamic_cpu = 0;  // Handler CPU of the per-host routes.
+  // The same, route by route, in kDynamicRoutes' order.
+  std::vector<double> route_cpu;
   long store_calls = 0;
   // Reads the boot servers' change followers made (state fetches, record,
   // head and rules checks): round trips too, off the boot path.
@@ -431,6 +434,13 @@ class StoreProcess {
   int starts_ = 0;
   std::unique_ptr<ChildProcess> process_;
 };
+
+const char* kDynamicRoutes[] = {"boot.ipxe", "boot.cfg", "state.tgz", "report", "state"};
+
+std::string RouteCpuPattern(const char* route) {
+  return absl::StrCat(R"(midwife_http_handler_cpu_seconds_total\{route=")",
+                      absl::StrReplaceAll(route, {{".", "\\."}}), R"("\} ([0-9.]+))");
+}
 
 const char* kDynamicRoutesCpu =
     R"re(midwife_http_handler_cpu_seconds_total\{route="(?:boot\.ipxe|boot\.cfg|state\.tgz|report|state)"\} ([0-9.]+))re";
@@ -582,6 +592,9 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
   for (int i = 0; etcd && i < kEtcdMembers; ++i)
     meters.emplace_back(name("etcd member", i, kEtcdMembers), etcd->Pid(i));
   const double dynamic_cpu0 = SumMetricOver(servers, kDynamicRoutesCpu);
+  std::vector<double> route_cpu0;
+  for (const char* route : kDynamicRoutes)
+    route_cpu0.push_back(SumMetricOver(servers, RouteCpuPattern(route)));
   const double calls0 = SumMetricOver(servers, R"(midwife_store_calls_total ([0-9]+))");
   const char* kFollowUpReads = R"(midwife_store_follow_ups_total\{[^}]*\} ([0-9]+))";
   const double follow_ups0 = SumMetricOver(servers, kFollowUpReads);
@@ -621,6 +634,9 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
   MidwifeRun run;
   run.summary = Summarize(result);
   run.dynamic_cpu = SumMetricOver(servers, kDynamicRoutesCpu) - dynamic_cpu0;
+  for (size_t r = 0; r < std::size(kDynamicRoutes); ++r)
+    run.route_cpu.push_back(SumMetricOver(servers, RouteCpuPattern(kDynamicRoutes[r])) -
+                            route_cpu0[r]);
   run.store_calls =
       static_cast<long>(SumMetricOver(servers, R"(midwife_store_calls_total ([0-9]+))") - calls0);
   run.follow_up_reads = static_cast<long>(SumMetricOver(servers, kFollowUpReads) - follow_ups0);
@@ -705,8 +721,8 @@ std::optional<Summary> RunStatic(const TempDir& work, const Settings& s,
                                          absl::StrCat("--tftp-max=", s.hosts + 16),
                                          "--pid-file=" + work.File("dnsmasq.pid"),
                                          "--log-facility=" + work.File("dnsmasq-events.log")}
-              : std::vector<std::string>{s.tftpd, "-L", "-s", tftp_root, "-a",
-                                         absl::StrCat("127.0.0.1:", tftp_port)};
+              : std::vector<std::string>{s.tftpd,   "-L", "-s",
+                                         tftp_root, "-a", absl::StrCat("127.0.0.1:", tftp_port)};
   ChildProcess tftpd(tftpd_argv, work.File("tftpd.log"));
   {
     std::ofstream conf(work.File("nginx.conf"));
@@ -869,6 +885,12 @@ int main(int argc, char** argv) {
         s.agent ? ", report, state upload" : "", s.engine == "etcd" ? " and etcd" : "",
         mw->dynamic_cpu, mw->summary.server_cpu,
         mw->summary.server_cpu > 0 ? 100 * mw->dynamic_cpu / mw->summary.server_cpu : 0);
+    std::printf("midwife: handler CPU by route:");
+    for (size_t r = 0; r < mw->route_cpu.size(); ++r) {
+      if (!s.agent && r >= 3) break;  // no report or upload without the agent
+      std::printf(" %s %.2fs", kDynamicRoutes[r], mw->route_cpu[r]);
+    }
+    std::printf("\n");
     std::printf(
         "midwife: %ld store round trips for %zu hosts booted (%d retries followed), and %ld "
         "reads by the change follower\n",
