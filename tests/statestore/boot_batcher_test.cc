@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "tests/statestore/boots_at_once.h"
 
 namespace midwife::statestore {
 namespace {
@@ -45,6 +46,7 @@ class RegistryMiscountingBatches : public RegistryWithoutBatches {
   }
 };
 
+// `service` on a loopback port, with a client and a batcher over it.
 class InProcessRegistry {
  public:
   explicit InProcessRegistry(grpc::Service* service) {
@@ -52,47 +54,35 @@ class InProcessRegistry {
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(service);
     server_ = builder.BuildAndStart();
-  }
-  ~InProcessRegistry() { server_->Shutdown(); }
-  std::unique_ptr<HostRegistryClient> Client() const {
     ClientOptions options;
     options.server = absl::StrFormat("127.0.0.1:%d", port_);
     options.token = "test";
-    auto client = HostRegistryClient::Connect(options);
-    return client.ok() ? *std::move(client) : nullptr;
+    client_ = *HostRegistryClient::Connect(options);  // only TLS files can fail it
+    batcher_ = std::make_unique<BootBatcher>(*client_);
   }
+  ~InProcessRegistry() { server_->Shutdown(); }
+  BootBatcher& batcher() { return *batcher_; }
 
  private:
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HostRegistryClient> client_;
+  std::unique_ptr<BootBatcher> batcher_;
 };
 
 std::string MacOf(int i) { return absl::StrFormat("02:00:00:00:20:%02x", i); }
 
-// `hosts` threads boot at once through `batcher`; the answers, in host order.
+// `hosts` hosts boot at once through `batcher`; the answers, in host order.
 std::vector<absl::StatusOr<v1::BootDecision>> BootTogether(BootBatcher& batcher, int hosts) {
-  std::vector<absl::StatusOr<v1::BootDecision>> answers(hosts, absl::UnknownError("not run"));
-  std::atomic<int> ready{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < hosts; ++i) {
-    threads.emplace_back([&, i] {
-      ready.fetch_add(1);
-      while (ready.load() < hosts) std::this_thread::yield();
-      v1::BootRequest request;
-      request.set_mac(MacOf(i));
-      answers[i] = batcher.BeginBoot(request);
-    });
-  }
-  for (auto& t : threads) t.join();
-  return answers;
+  std::vector<std::string> macs;
+  for (int i = 0; i < hosts; ++i) macs.push_back(MacOf(i));
+  return testing::BootAtOnce(batcher, macs);
 }
 
 TEST(BootBatcherTest, AStoreWithoutBeginBootsGetsEveryBootAlone) {
   RegistryWithoutBatches service;
   InProcessRegistry registry(&service);
-  auto client = registry.Client();
-  ASSERT_NE(client, nullptr);
-  BootBatcher batcher(*client);
+  BootBatcher& batcher = registry.batcher();
   constexpr int kHosts = 16;
   auto answers = BootTogether(batcher, kHosts);
   for (int i = 0; i < kHosts; ++i) {
@@ -112,9 +102,7 @@ TEST(BootBatcherTest, AStoreWithoutBeginBootsGetsEveryBootAlone) {
 TEST(BootBatcherTest, AnAnswerForTheWrongNumberOfBootsFailsTheBatchNotTheProcess) {
   RegistryMiscountingBatches service;
   InProcessRegistry registry(&service);
-  auto client = registry.Client();
-  ASSERT_NE(client, nullptr);
-  BootBatcher batcher(*client);
+  BootBatcher& batcher = registry.batcher();
   constexpr int kHosts = 16;
   auto answers = BootTogether(batcher, kHosts);
   int refused = 0;

@@ -3,12 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <thread>
-
 #include "absl/strings/str_format.h"
 #include "statestore/boot_batcher.h"
 #include "statestore/host_registry_client.h"
+#include "tests/statestore/boots_at_once.h"
 #include "tests/statestore/statestore_server.h"
 #include "tests/support/child_process.h"
 
@@ -218,17 +216,7 @@ TEST_F(HostRegistryServerTest, ConcurrentBootsShareRoundTripsThroughTheBatcher) 
   const uint64_t calls_before = admin_->calls();
   std::vector<std::string> macs;
   for (int i = 0; i < kHosts; ++i) macs.push_back(absl::StrFormat("02:00:00:00:10:%02x", i));
-  std::vector<absl::StatusOr<v1::BootDecision>> answers(kHosts, absl::UnknownError("not run"));
-  std::atomic<int> ready{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kHosts; ++i) {
-    threads.emplace_back([&, i] {
-      ready.fetch_add(1);
-      while (ready.load() < kHosts) std::this_thread::yield();
-      answers[i] = batcher.BeginBoot(BootOf(macs[i].c_str()));
-    });
-  }
-  for (auto& t : threads) t.join();
+  const std::vector<absl::StatusOr<v1::BootDecision>> answers = testing::BootAtOnce(batcher, macs);
   for (int i = 0; i < kHosts; ++i) {
     ASSERT_TRUE(answers[i].ok()) << macs[i] << ": " << answers[i].status();
     EXPECT_EQ(answers[i]->mac(), macs[i]) << "each caller gets its own host's decision";
