@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -851,15 +853,33 @@ void BootService::RunBirthHook(const MacAddress& mac, const std::string& address
     ++hooks_running_;
   }
   std::thread([this, mac = mac.ToString(), address, image, ok] {
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      ::setenv("MIDWIFE_MAC", mac.c_str(), 1);
-      ::setenv("MIDWIFE_ADDRESS", address.c_str(), 1);
-      ::setenv("MIDWIFE_IMAGE", image.c_str(), 1);
-      ::setenv("MIDWIFE_OK", ok ? "1" : "0", 1);
-      ::execl("/bin/sh", "sh", "-c", options_.birth_hook.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
+    // Everything the hook gets is built here, before the child exists:
+    // between fork and exec a child of this many-threaded process may not
+    // allocate (another thread may have held the allocator's lock at the
+    // fork; a hook child was seen stuck forever in setenv that way), so the
+    // child is posix_spawn's, which only execs.
+    const std::vector<std::pair<std::string, std::string>> ours = {
+        {"MIDWIFE_MAC", mac},
+        {"MIDWIFE_ADDRESS", address},
+        {"MIDWIFE_IMAGE", image},
+        {"MIDWIFE_OK", ok ? "1" : "0"}};
+    std::vector<std::string> environment;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string_view entry(*e);
+      const bool replaced = std::any_of(ours.begin(), ours.end(), [&](const auto& var) {
+        return entry.size() > var.first.size() && entry.starts_with(var.first) &&
+               entry[var.first.size()] == '=';
+      });
+      if (!replaced) environment.emplace_back(entry);
     }
+    for (const auto& [name, value] : ours) environment.push_back(name + "=" + value);
+    std::vector<char*> envp;
+    for (std::string& entry : environment) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    std::string shell = "sh", dash_c = "-c", command = options_.birth_hook;
+    char* argv[] = {shell.data(), dash_c.data(), command.data(), nullptr};
+    pid_t pid = -1;
+    if (::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, envp.data()) != 0) pid = -1;
     int status = 0;
     const auto deadline = std::chrono::steady_clock::now() + options_.birth_hook_timeout;
     bool killed = false;
