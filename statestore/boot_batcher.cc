@@ -47,10 +47,11 @@ absl::StatusOr<v1::BootDecision> BootBatcher::BeginBoot(v1::BootRequest request)
 std::vector<absl::StatusOr<v1::BootDecision>> BootBatcher::Send(const std::vector<Waiter*>& batch) {
   std::vector<absl::StatusOr<v1::BootDecision>> answers;
   answers.reserve(batch.size());
-  if (batch.size() == 1 || unsupported_.load(std::memory_order_relaxed)) {
+  auto each_alone = [&] {
     for (const Waiter* w : batch) answers.push_back(client_.BeginBoot(w->request));
-    return answers;
-  }
+    return std::move(answers);
+  };
+  if (batch.size() == 1 || unsupported_.load(std::memory_order_relaxed)) return each_alone();
   v1::BootRequests requests;
   for (const Waiter* w : batch) *requests.add_requests() = w->request;
   absl::StatusOr<v1::BootOutcomes> outcomes = client_.BeginBoots(std::move(requests));
@@ -59,8 +60,7 @@ std::vector<absl::StatusOr<v1::BootDecision>> BootBatcher::Send(const std::vecto
     // A store from before BeginBoots: this batch, and every boot from now
     // on, goes alone.
     unsupported_.store(true, std::memory_order_relaxed);
-    for (const Waiter* w : batch) answers.push_back(client_.BeginBoot(w->request));
-    return answers;
+    return each_alone();
   }
   if (outcomes.ok() && outcomes->outcomes_size() != static_cast<int>(batch.size())) {
     outcomes = absl::InternalError(absl::StrCat("BeginBoots answered ", outcomes->outcomes_size(),

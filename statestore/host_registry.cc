@@ -225,10 +225,10 @@ namespace {
 struct BootGroup {
   std::vector<size_t> members;  // Indexes into the items.
   std::vector<v1::BootDecision> decisions;
-  // A precondition key shared by several boots (the rules) must expect the
-  // same value in all of them, and is checked once.
+  // Every key the group's boots check, with the value they expect: a key
+  // shared by several boots (the rules) must expect the same value in all
+  // of them, and is checked once.
   std::map<std::string, std::optional<std::string>, std::less<>> expected;
-  std::vector<Precondition> preconditions;
   WriteBatch batch;
   size_t bytes = 0;
 };
@@ -252,16 +252,13 @@ bool AddToGroup(BootGroup& group, const std::vector<Precondition>& preconditions
     }
   }
   for (const auto& [k, v] : batch.puts) bytes += k.size() + v.size();
-  const size_t precondition_ops = group.preconditions.size() + fresh.size();
+  const size_t precondition_ops = group.expected.size() + fresh.size();
   const size_t write_ops = group.batch.puts.size() + batch.puts.size();
   const bool fits =
       (limits.max_bytes == 0 || group.bytes + bytes <= limits.max_bytes) &&
       (limits.max_ops == 0 || (precondition_ops <= limits.max_ops && write_ops <= limits.max_ops));
   if (!fits && !group.members.empty()) return false;
-  for (const Precondition* p : fresh) {
-    group.expected.emplace(p->key, p->value);
-    group.preconditions.push_back(*p);
-  }
+  for (const Precondition* p : fresh) group.expected.emplace(p->key, p->value);
   for (const auto& put : batch.puts) group.batch.puts.push_back(put);
   group.bytes += bytes;
   return true;
@@ -308,7 +305,9 @@ std::vector<absl::StatusOr<v1::BootDecision>> HostRegistry::BeginBoots(
   }
   for (BootGroup& group : groups) {
     if (group.members.empty()) continue;
-    const absl::Status st = engine_.Commit(group.preconditions, group.batch);
+    std::vector<Precondition> preconditions;
+    for (const auto& [key, value] : group.expected) preconditions.push_back({key, value});
+    const absl::Status st = engine_.Commit(preconditions, group.batch);
     for (size_t m = 0; m < group.members.size(); ++m) {
       const size_t i = group.members[m];
       if (st.ok()) {

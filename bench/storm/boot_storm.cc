@@ -442,9 +442,6 @@ std::string RouteCpuPattern(const char* route) {
                       absl::StrReplaceAll(route, {{".", "\\."}}), R"("\} ([0-9.]+))");
 }
 
-const char* kDynamicRoutesCpu =
-    R"re(midwife_http_handler_cpu_seconds_total\{route="(?:boot\.ipxe|boot\.cfg|state\.tgz|report|state)"\} ([0-9.]+))re";
-
 // One metric summed over every boot server's /metrics.
 double SumMetricOver(const std::vector<StackPorts>& servers, const std::string& pattern) {
   double sum = 0;
@@ -591,7 +588,6 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
   }
   for (int i = 0; etcd && i < kEtcdMembers; ++i)
     meters.emplace_back(name("etcd member", i, kEtcdMembers), etcd->Pid(i));
-  const double dynamic_cpu0 = SumMetricOver(servers, kDynamicRoutesCpu);
   std::vector<double> route_cpu0;
   for (const char* route : kDynamicRoutes)
     route_cpu0.push_back(SumMetricOver(servers, RouteCpuPattern(route)));
@@ -633,10 +629,11 @@ std::optional<MidwifeRun> RunMidwife(const TempDir& work, const Settings& s,
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   MidwifeRun run;
   run.summary = Summarize(result);
-  run.dynamic_cpu = SumMetricOver(servers, kDynamicRoutesCpu) - dynamic_cpu0;
-  for (size_t r = 0; r < std::size(kDynamicRoutes); ++r)
+  for (size_t r = 0; r < std::size(kDynamicRoutes); ++r) {
     run.route_cpu.push_back(SumMetricOver(servers, RouteCpuPattern(kDynamicRoutes[r])) -
                             route_cpu0[r]);
+    run.dynamic_cpu += run.route_cpu.back();
+  }
   run.store_calls =
       static_cast<long>(SumMetricOver(servers, R"(midwife_store_calls_total ([0-9]+))") - calls0);
   run.follow_up_reads = static_cast<long>(SumMetricOver(servers, kFollowUpReads) - follow_ups0);
