@@ -2,12 +2,12 @@
 #define MIDWIFE_BOOTSERVER_SERVER_IO_CONTEXT_POOL_H_
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 
 namespace midwife::bootserver {
 
@@ -16,9 +16,16 @@ namespace midwife::bootserver {
 // thread: no hand-off between threads per packet, no scheduler locking.
 class IoContextPool {
  public:
+  // Each context gets its reactor (an epoll, an eventfd and a timerfd) here.
+  // Asio would make it on the first socket or timer given to the context,
+  // and that may come during a descriptor shortage: a connection accepted
+  // onto a fresh context then throws from inside the accept's initiation,
+  // which Asio runs in a noexcept await_suspend, and the process ends.
+  // Throws std::system_error if the descriptors cannot be had now.
   explicit IoContextPool(int size) {
     for (int i = 0; i < std::max(1, size); ++i) {
       contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
+      boost::asio::steady_timer make_reactor(*contexts_.back());
       guards_.push_back(boost::asio::make_work_guard(*contexts_.back()));
     }
     for (auto& context : contexts_) threads_.emplace_back([c = context.get()] { c->run(); });

@@ -1,0 +1,69 @@
+// IoContextPool against a real descriptor shortage: RLIMIT_NOFILE lowered
+// to the lowest free descriptor, so that nothing more can be opened.
+#include "bootserver/server/io_context_pool.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace midwife::bootserver {
+namespace {
+
+using tcp = boost::asio::ip::tcp;
+
+// Until destroyed, the process can open no descriptor.
+class NoDescriptorsLeft {
+ public:
+  NoDescriptorsLeft() {
+    const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(lowest_free, 0);
+    ::close(lowest_free);
+    EXPECT_EQ(::getrlimit(RLIMIT_NOFILE, &saved_), 0);
+    rlimit exhausted = saved_;
+    exhausted.rlim_cur = static_cast<rlim_t>(lowest_free);
+    EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &exhausted), 0);
+  }
+  ~NoDescriptorsLeft() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  NoDescriptorsLeft(const NoDescriptorsLeft&) = delete;
+  NoDescriptorsLeft& operator=(const NoDescriptorsLeft&) = delete;
+
+ private:
+  rlimit saved_{};
+};
+
+// The daemon hands accepted connections and TFTP transfers to contexts it
+// has not used yet; during a shortage that must cost the one connection
+// (the accept fails with EMFILE and is retried), not end the process.
+TEST(IoContextPoolTest, EveryContextTakesASocketObjectWhenNoDescriptorIsLeft) {
+  IoContextPool pool(3);
+  NoDescriptorsLeft shortage;
+  const int one_more = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (one_more >= 0) ::close(one_more);
+  ASSERT_LT(one_more, 0) << "the shortage is not real: the test proves nothing";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NO_THROW({ tcp::socket unopened(pool.Next()); }) << "context " << i;
+  }
+}
+
+TEST(IoContextPoolTest, HandsOutEachContextInTurnAndRunsItsWork) {
+  IoContextPool pool(2);
+  std::set<std::thread::id> threads;
+  for (int i = 0; i < 4; ++i) {
+    std::promise<std::thread::id> ran;
+    boost::asio::post(pool.Next(), [&ran] { ran.set_value(std::this_thread::get_id()); });
+    threads.insert(ran.get_future().get());
+  }
+  EXPECT_EQ(threads.size(), 2u);
+  EXPECT_EQ(threads.count(std::this_thread::get_id()), 0u);
+}
+
+}  // namespace
+}  // namespace midwife::bootserver
