@@ -141,24 +141,30 @@ struct LoadResult {
 // `clients` threads running `op` back to back for `seconds`; with
 // `per_client_rate` > 0, each starts its calls on a fixed schedule instead,
 // and a call's latency counts from its scheduled start, so a stall that
-// delays later calls shows in their latency too.
+// delays later calls shows in their latency too. The schedules are staggered
+// (client c starts c/clients of a period after client 0), so the offered
+// load arrives evenly, as from hosts that boot independently; schedules in
+// step would send all the clients' calls in one burst each period and
+// measure the queue of that burst instead.
 template <typename Op>
 LoadResult RunClients(const ClientOptions& base, int clients, double seconds, Op op,
                       double per_client_rate = 0) {
   std::vector<std::vector<double>> latencies(clients);
   std::atomic<long> failures{0};
-  auto until = Clock::now() + std::chrono::duration<double>(seconds);
+  // Time for every client to connect before the first scheduled call.
+  const auto epoch = Clock::now() + std::chrono::milliseconds(per_client_rate > 0 ? 200 : 0);
+  auto until = epoch + std::chrono::duration<double>(seconds);
   std::vector<std::thread> workers;
   for (int c = 0; c < clients; ++c) {
     workers.emplace_back([&, c] {
       auto client = StateStoreClient::Connect(base);
       if (!client.ok()) return;
-      const auto first = Clock::now();
+      const double phase = static_cast<double>(c) / clients;
       for (long i = 0; Clock::now() < until; ++i) {
         auto start = Clock::now();
         if (per_client_rate > 0) {
-          start = first + std::chrono::duration_cast<Clock::duration>(
-                              std::chrono::duration<double>(i / per_client_rate));
+          start = epoch + std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>((i + phase) / per_client_rate));
           if (start >= until) break;
           std::this_thread::sleep_until(start);
         }
