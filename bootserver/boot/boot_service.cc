@@ -301,7 +301,9 @@ absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
   absl::Cleanup landed = [&] {
     std::lock_guard lock(mu_);
     boot_ids_in_flight_.erase(request.boot_id());
+    if (!BootInFlight(mac.ToString())) heads_during_boots_.erase(mac.ToString());
   };
+  if (options_.on_decision_answered) options_.on_decision_answered(mac.ToString());
   if (!decision.ok()) {
     if (absl::IsUnavailable(decision.status()) || absl::IsDeadlineExceeded(decision.status())) {
       metrics_.CountStoreFallback();
@@ -342,6 +344,7 @@ absl::StatusOr<BootService::HostBoot> BootService::Decide(const MacAddress& mac,
                     {"bootstate", std::to_string(boot.decision.bootstate())},
                     {"reason", boot.decision.reason()}});
   std::lock_guard lock(mu_);
+  KeepNewerHead(mac.ToString(), boot);
   boots_[mac.ToString()] = boot;
   if (boot.decision.mac() != mac.ToString()) {
     aliases_booted_[boot.decision.mac()].insert(mac.ToString());

@@ -103,6 +103,10 @@ struct BootServiceOptions {
   // blobs the repository lacks come from the upstream through it. Not owned;
   // outlives the service. Null: serve only what the repository holds.
   SiteCache* site = nullptr;
+  // Called with no lock held once the store has answered a boot's BeginBoot
+  // and before its decision is cached: a seam for tests to put a store
+  // change in that window, the one no other order of calls reaches.
+  std::function<void(const std::string& mac)> on_decision_answered;
 };
 
 // What the boot server serves, over HTTP and TFTP alike: each host's iPXE
@@ -273,6 +277,12 @@ class BootService {
   // Whether a head at `version` is older than the one `boot`'s decision
   // names (see ApplyStoreChange). REQUIRES: mu_ held.
   static bool OlderHead(const HostBoot& boot, uint64_t version);
+  // Whether a BeginBoot asked for `mac` is under way. REQUIRES: mu_ held.
+  bool BootInFlight(const std::string& mac) const;
+  // Gives `boot`, about to be cached, the head of heads_during_boots_ for
+  // `mac` if that is newer than the one its decision names (dropping the
+  // older bytes that came with it). REQUIRES: mu_ held.
+  void KeepNewerHead(const std::string& mac, HostBoot& boot);
   RecordCheck CheckHostRecordLocked(const std::string& mac,
                                     const absl::StatusOr<statestore::v1::HostRecord>& record);
   // Caches `bytes`, rendered from a backup, under `key` (backup SHA-256 and
@@ -324,6 +334,11 @@ class BootService {
   // BeginBoots under way, boot_id -> MAC asked for: the record changes they
   // make are not news.
   std::map<std::string, std::string> boot_ids_in_flight_;
+  // The newest HEAD change of a MAC that came while a BeginBoot for it was
+  // under way: its decision may name an older head, read before the backup
+  // committed, and must not undo the change when it is cached. Gone when the
+  // MAC's last boot in flight lands.
+  std::map<std::string, statestore::v1::VersionInfo> heads_during_boots_;
   // State uploads through this server under way, (MAC, SHA-256 of the
   // archive): the HEAD change of one needs no fetch, its bytes are here.
   std::multiset<std::pair<std::string, std::string>> uploads_in_flight_;

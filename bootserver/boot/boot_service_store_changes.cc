@@ -59,6 +59,14 @@ std::vector<StoreFollowUp> BootService::ApplyStoreChange(const v1::Change& chang
   std::lock_guard lock(mu_);
   switch (change.kind()) {
     case v1::Change::HEAD: {
+      if (BootInFlight(mac) && !change.newest_sha256().empty()) {
+        v1::VersionInfo& seen = heads_during_boots_[mac];
+        if (change.newest_version() >= seen.version()) {
+          seen.set_mac(mac);
+          seen.set_version(change.newest_version());
+          seen.set_sha256(change.newest_sha256());
+        }
+      }
       auto boot = boots_.find(mac);
       if (boot != boots_.end() && OlderHead(boot->second, change.newest_version())) {
         // A Stat that raced a newer change, or the feed catching up with an
@@ -282,6 +290,22 @@ bool BootService::NamesHead(const std::string& mac, const std::string& key) cons
 
 bool BootService::OlderHead(const HostBoot& boot, uint64_t version) {
   return !boot.head_unconfirmed && version < boot.decision.newest_state().version();
+}
+
+bool BootService::BootInFlight(const std::string& mac) const {
+  return std::any_of(boot_ids_in_flight_.begin(), boot_ids_in_flight_.end(),
+                     [&](const auto& entry) { return entry.second == mac; });
+}
+
+void BootService::KeepNewerHead(const std::string& mac, HostBoot& boot) {
+  auto seen = heads_during_boots_.find(mac);
+  if (seen == heads_during_boots_.end()) return;
+  const v1::VersionInfo& named = boot.decision.newest_state();
+  if (boot.decision.has_newest_state() && seen->second.version() <= named.version()) return;
+  metrics_.CountOlderAnswer("decision_head");
+  *boot.decision.mutable_newest_state() = seen->second;
+  // The bytes that came with the decision are the older backup's.
+  boot.state_archive.reset();
 }
 
 void BootService::MarkStale(const std::string& mac, const std::string& reason) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "bootserver/boot/boot_service.h"
@@ -102,7 +103,7 @@ class BootServiceStoreChangesTest : public ::testing::Test {
     token_ = *token;
   }
 
-  BootServer NewBootServer() {
+  BootServer NewBootServer(std::function<void(const std::string&)> on_decision_answered = {}) {
     BootServer server;
     server.store = store_.AdminClient();
     auto registry = statestore::HostRegistryClient::Connect(store_.AdminClientOptions());
@@ -110,6 +111,7 @@ class BootServiceStoreChangesTest : public ::testing::Test {
     if (registry.ok()) server.registry = *std::move(registry);
     BootServiceOptions options;
     options.server_url = "http://192.0.2.1:8080";
+    options.on_decision_answered = std::move(on_decision_answered);
     server.service =
         std::make_unique<BootService>(options, *repo_, *server.store, *server.registry);
     return server;
@@ -208,6 +210,35 @@ TEST_F(BootServiceStoreChangesTest, HeadOlderThanTheCachedOneIsNotApplied) {
   EXPECT_THAT(server.service->ApplyStoreChange(head_of_v1), IsEmpty());
   EXPECT_EQ(server.Metric("midwife_store_older_answers_total{what=\"head\"}"), 1);
   EXPECT_EQ(server.State().body, v2);
+}
+
+// A backup that commits while the host's BeginBoot is under way (an admin's
+// copy or restore to the host as it powers on): its HEAD change comes before
+// the decision, which names the head the store read before the backup. The
+// boot serves the newer backup, as a boot asked a moment later would; the
+// older one, sent along with the decision, is not served.
+TEST_F(BootServiceStoreChangesTest, HeadThatCameWhileTheBootWasAskedIsNotUndoneByItsDecision) {
+  const std::string v1 = MakeEsxiStateTgz({{"etc/motd", "one\n"}});
+  const std::string v2 = MakeEsxiStateTgz({{"etc/motd", "two\n"}});
+  ASSERT_TRUE(admin_->Backup(kMac, v1).ok());
+  BootService* service = nullptr;
+  int answered = 0;
+  BootServer server = NewBootServer([&](const std::string& mac) {
+    if (++answered > 1) return;
+    EXPECT_EQ(mac, kMac);
+    EXPECT_TRUE(admin_->Backup(kMac, v2).ok());
+    service->ApplyStoreChange(HeadChange());
+  });
+  service = server.service.get();
+  ASSERT_THAT(server.Script().body, HasSubstr("esxi@1"));
+  ASSERT_EQ(answered, 1);
+  EXPECT_EQ(server.State().body, v2);
+  EXPECT_EQ(server.Metric("midwife_store_older_answers_total{what=\"decision_head\"}"), 1);
+
+  // The next boot's decision names v2 itself: nothing is kept from the race.
+  ASSERT_THAT(server.Script().body, HasSubstr("esxi@1"));
+  EXPECT_EQ(server.State().body, v2);
+  EXPECT_EQ(server.Metric("midwife_store_older_answers_total{what=\"decision_head\"}"), 1);
 }
 
 // The host's own upload through this server is rendered from its bytes: its
