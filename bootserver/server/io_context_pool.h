@@ -21,7 +21,7 @@ class IoContextPool {
   // and that may come during a descriptor shortage: a connection accepted
   // onto a fresh context then throws from inside the accept's initiation,
   // which Asio runs in a noexcept await_suspend, and the process ends.
-  // Throws std::system_error if the descriptors cannot be had now.
+  // Throws boost::system::system_error if the descriptors cannot be had now.
   explicit IoContextPool(int size) {
     for (int i = 0; i < std::max(1, size); ++i) {
       contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
