@@ -128,6 +128,8 @@ std::vector<StoreFollowUp> BootService::ApplyStoreChange(const v1::Change& chang
       break;
     }
     case v1::Change::HOST_DELETED: {
+      // A head seen before the deletion names a backup that is gone.
+      heads_during_boots_.erase(mac);
       // Its state (the host's secrets) and token must not outlive it here.
       for (const char* suffix : {kTgz, kCpio}) {
         auto it = newest_state_.find(mac + suffix);
