@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -31,6 +30,7 @@
 #include "bootserver/server/io_context_pool.h"
 #include "core/unique_fd.h"
 #include "tests/support/child_process.h"
+#include "tests/support/descriptor_shortage.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -351,14 +351,8 @@ TEST_F(HttpServerLimitsTest, OutOfDescriptorsTheAcceptorPausesInsteadOfSpinningA
   ASSERT_GE(client.get(), 0);
   timeval timeout{.tv_sec = 10, .tv_usec = 0};
   ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  const int lowest_free = ::dup(0);
-  ASSERT_GE(lowest_free, 0);
-  ::close(lowest_free);
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
-  rlimit exhausted = saved;
-  exhausted.rlim_cur = static_cast<rlim_t>(lowest_free);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &exhausted), 0);
+  midwife::testing::DescriptorShortage shortage;
+  ASSERT_TRUE(shortage.active());
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port());
@@ -370,7 +364,7 @@ TEST_F(HttpServerLimitsTest, OutOfDescriptorsTheAcceptorPausesInsteadOfSpinningA
   constexpr auto kWatch = std::chrono::milliseconds(500);
   std::this_thread::sleep_for(kWatch);
   const uint64_t errors = server_->counters().accept_errors.load();
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(shortage.End());
   ASSERT_EQ(connected, 0) << std::strerror(errno);
   ASSERT_TRUE(sent);
   EXPECT_GE(errors, 1u) << "the server never ran out of descriptors: the test proves nothing";

@@ -1,9 +1,7 @@
-// IoContextPool against a real descriptor shortage: RLIMIT_NOFILE lowered
-// to the lowest free descriptor, so that nothing more can be opened.
+// IoContextPool against a real descriptor shortage (DescriptorShortage).
 #include "bootserver/server/io_context_pool.h"
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -13,31 +11,12 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "tests/support/descriptor_shortage.h"
 
 namespace midwife::bootserver {
 namespace {
 
 using tcp = boost::asio::ip::tcp;
-
-// Until destroyed, the process can open no descriptor.
-class NoDescriptorsLeft {
- public:
-  NoDescriptorsLeft() {
-    const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    EXPECT_GE(lowest_free, 0);
-    ::close(lowest_free);
-    EXPECT_EQ(::getrlimit(RLIMIT_NOFILE, &saved_), 0);
-    rlimit exhausted = saved_;
-    exhausted.rlim_cur = static_cast<rlim_t>(lowest_free);
-    EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &exhausted), 0);
-  }
-  ~NoDescriptorsLeft() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
-  NoDescriptorsLeft(const NoDescriptorsLeft&) = delete;
-  NoDescriptorsLeft& operator=(const NoDescriptorsLeft&) = delete;
-
- private:
-  rlimit saved_{};
-};
 
 // The daemon hands accepted connections and TFTP transfers to contexts it
 // has not used yet; during a shortage that must cost the one connection
@@ -49,7 +28,8 @@ TEST(IoContextPoolTest, EveryContextTakesASocketObjectWhenNoDescriptorIsLeft) {
   // context of the test's own, it needs no descriptor under the shortage.
   boost::asio::io_context elsewhere;
   tcp::socket checked_once(elsewhere);
-  NoDescriptorsLeft shortage;
+  midwife::testing::DescriptorShortage shortage;
+  ASSERT_TRUE(shortage.active());
   const int one_more = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (one_more >= 0) ::close(one_more);
   ASSERT_LT(one_more, 0) << "the shortage is not real: the test proves nothing";
