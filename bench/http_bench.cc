@@ -24,7 +24,7 @@
 // server CPU is mostly made of.
 // Bodies are checked byte-exact (SHA-256) against both servers first.
 //
-//   build/bin/http_bench [--blob-mib 100] [--runs 3] [--threads 2]
+//   build/bin/http_bench [--blob-mib 100] [--runs 3] [--threads 2] [--idle-spin-us 50]
 //                        [--blob-seconds 4] [--blob-conns 16]
 //                        [--cfg-seconds 5] [--cfg-conns 64]
 //                        [--nginx /usr/sbin/nginx] [--wrk /usr/bin/wrk]
@@ -42,6 +42,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 
+#include "bootserver/server/idle_spin_policy.h"
 #include "bootserver/server/io_context_pool.h"
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
@@ -85,6 +86,8 @@ struct Settings {
   uint64_t blob_bytes = 100ull << 20;
   int runs = 3;
   int threads = 2;
+  // The daemon's default (flag --idle-spin-us of bootserver serve).
+  int idle_spin_us = static_cast<int>(midwife::bootserver::kDefaultIdleSpin.count());
   double blob_seconds = 4;
   int blob_conns = 16;
   double cfg_seconds = 5;
@@ -152,7 +155,8 @@ midwife::imagebuilder::HostBootContext BenchHost(const MacAddress& mac) {
 
 // ---- midwife server (child process) ----
 
-int ServeMidwife(const std::string& root, int threads, const std::string& port_file) {
+int ServeMidwife(const std::string& root, int threads, std::chrono::microseconds idle_spin,
+                 const std::string& port_file) {
   const auto image = BenchImage();
   midwife::bootserver::OpenBlobCache open_blobs;
   const auto module_digest = midwife::imagebuilder::BlobDigest::Of("module.bin");
@@ -209,7 +213,7 @@ int ServeMidwife(const std::string& root, int threads, const std::string& port_f
   asio::io_context io;
   // As the daemon does (bootserver/server/boot_server.cc): connections on
   // per-thread io_contexts, the main one only accepts.
-  midwife::bootserver::IoContextPool workers(threads);
+  midwife::bootserver::IoContextPool workers(threads, idle_spin);
   midwife::bootserver::HttpServerOptions options;
   options.address = "127.0.0.1";
   options.port = 0;
@@ -471,6 +475,7 @@ bool ParseFlags(int argc, char** argv, Settings& s) {
     if (flag == "--blob-mib") s.blob_bytes = std::stoull(value) << 20;
     else if (flag == "--runs") s.runs = std::stoi(value);
     else if (flag == "--threads") s.threads = std::stoi(value);
+    else if (flag == "--idle-spin-us") s.idle_spin_us = std::stoi(value);
     else if (flag == "--blob-seconds") s.blob_seconds = std::stod(value);
     else if (flag == "--blob-conns") s.blob_conns = std::stoi(value);
     else if (flag == "--cfg-seconds") s.cfg_seconds = std::stod(value);
@@ -527,7 +532,8 @@ int Run(const Settings& s) {
 
   // midwife
   const std::string port_file = work.File("midwife.port");
-  ChildProcess midwife({SelfPath(), "--serve-midwife", root.path(), std::to_string(s.threads), port_file},
+  ChildProcess midwife({SelfPath(), "--serve-midwife", root.path(), std::to_string(s.threads),
+                        std::to_string(s.idle_spin_us), port_file},
                        work.File("midwife.log"));
   std::string port_text = midwife::testing::WaitForFile(port_file, std::chrono::seconds(10), &midwife);
   if (port_text.empty()) {
@@ -563,8 +569,10 @@ int Run(const Settings& s) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the workers fork
 
-  std::printf("HTTP: midwife HttpServer (child pid %d, %d I/O threads, port %d) vs nginx (%d workers, port %d)\n",
-              midwife.pid(), s.threads, mw_port, s.threads, nginx_port);
+  std::printf(
+      "HTTP: midwife HttpServer (child pid %d, %d I/O threads, idle spin %d us, port %d) vs nginx "
+      "(%d workers, port %d)\n",
+      midwife.pid(), s.threads, s.idle_spin_us, mw_port, s.threads, nginx_port);
   std::printf("same files, same clients, medians of %d runs; GB = 10^9 bytes\n", s.runs);
 
   // Byte-exact first.
@@ -662,7 +670,9 @@ int Run(const Settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 5 && std::string(argv[1]) == "--serve-midwife") return ServeMidwife(argv[2], std::atoi(argv[3]), argv[4]);
+  if (argc == 6 && std::string(argv[1]) == "--serve-midwife")
+    return ServeMidwife(argv[2], std::atoi(argv[3]), std::chrono::microseconds(std::atoi(argv[4])),
+                        argv[5]);
   Settings settings;
   if (!ParseFlags(argc, argv, settings)) return 2;
   std::signal(SIGPIPE, SIG_IGN);

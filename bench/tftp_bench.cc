@@ -12,7 +12,7 @@
 // datagram is received and its header checked; every transfer is checked
 // byte-exact by SHA-256 after its clock stops.
 //
-//   build/bin/tftp_bench [--big-mib 100] [--runs 3] [--threads 2]
+//   build/bin/tftp_bench [--big-mib 100] [--runs 3] [--threads 2] [--idle-spin-us 50]
 //                        [--concurrent 64] [--concurrent-mib 8]
 //                        [--storm 400] [--storm-mib 2] [--tftpd /usr/sbin/in.tftpd]
 //                        [--cases 512,1468,w16,w16gro,65464,concurrent,storm]
@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bootserver/server/idle_spin_policy.h"
 #include "bootserver/server/io_context_pool.h"
 #include "bootserver/tftp/tftp_server.h"
 #include "core/sha256.h"
@@ -80,6 +81,8 @@ struct Settings {
   uint64_t big_bytes = 100ull << 20;
   int runs = 3;
   int threads = 2;
+  // The daemon's default (flag --idle-spin-us of bootserver serve).
+  int idle_spin_us = static_cast<int>(midwife::bootserver::kDefaultIdleSpin.count());
   int concurrent = 64;
   uint64_t concurrent_bytes = 8ull << 20;
   int storm = 400;
@@ -549,8 +552,8 @@ double InProcessServerCpuSeconds() {
 // The two servers under test, each behind the same port-based interface.
 class MidwifeTftp {
  public:
-  MidwifeTftp(const std::string& dir, int threads)
-      : work_(asio::make_work_guard(io_)), transfers_(threads) {
+  MidwifeTftp(const std::string& dir, int threads, std::chrono::microseconds idle_spin)
+      : work_(asio::make_work_guard(io_)), transfers_(threads, idle_spin) {
     TftpServerOptions options;
     // As the daemon does (bootserver/server/boot_server.cc).
     options.transfer_executor = [this] { return transfers_.Next(); };
@@ -642,6 +645,8 @@ bool ParseFlags(int argc, char** argv, Settings& s) {
       s.runs = std::stoi(value);
     else if (flag == "--threads")
       s.threads = std::stoi(value);
+    else if (flag == "--idle-spin-us")
+      s.idle_spin_us = std::stoi(value);
     else if (flag == "--concurrent")
       s.concurrent = std::stoi(value);
     else if (flag == "--concurrent-mib")
@@ -685,15 +690,17 @@ int Run(const Settings& settings) {
     ::chmod(dir.File(blobs[i].name).c_str(), 0644);
   }
 
-  MidwifeTftp midwife(dir.path(), settings.threads);
+  MidwifeTftp midwife(dir.path(), settings.threads,
+                      std::chrono::microseconds(settings.idle_spin_us));
   TftpdHpa tftpd(settings.tftpd, dir.path(), logs.File("tftpd.log"));
   if (!tftpd.WaitReady()) {
     std::fprintf(stderr, "tftpd-hpa did not come up: %s\n", tftpd.log().c_str());
     return 1;
   }
   std::printf(
-      "TFTP: midwife TftpServer in-process (%d I/O threads, port %d) vs tftpd-hpa %s (port %d)\n",
-      settings.threads, midwife.port(), settings.tftpd.c_str(), tftpd.port());
+      "TFTP: midwife TftpServer in-process (%d I/O threads, idle spin %d us, port %d) vs tftpd-hpa "
+      "%s (port %d)\n",
+      settings.threads, settings.idle_spin_us, midwife.port(), settings.tftpd.c_str(), tftpd.port());
   std::printf(
       "same files, same client (this program), medians of %d runs, MB = 10^6 bytes; every transfer "
       "SHA-256 checked\n",

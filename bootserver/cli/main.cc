@@ -25,6 +25,11 @@ int main(int argc, char** argv) {
   serve->add_option("--advertise", serve_options.advertise, "IPv4 address hosts reach this server at");
   serve->add_option("--ready-file", serve_options.ready_file, "write the bound ports here once serving");
   serve->add_option("--threads", serve_options.io_threads, "I/O threads (0: one per core)");
+  int idle_spin_us = static_cast<int>(serve_options.idle_spin.count());
+  serve->add_option("--idle-spin-us", idle_spin_us,
+                    "microseconds an I/O thread out of work polls for more before sleeping, while "
+                    "its recent idle gaps were that short (0: sleep at once)")
+      ->capture_default_str()->check(CLI::Range(0, 10000));
   serve->add_option("--ipxe-dir", serve_options.boot.ipxe_dir, "iPXE binaries")->capture_default_str();
   serve->add_option("--birth-hook", serve_options.boot.birth_hook, "command run on each birth report");
   int boot_window_seconds = static_cast<int>(serve_options.boot.boot_window.count());
@@ -83,6 +88,7 @@ int main(int argc, char** argv) {
   absl::Status status;
   if (chosen == serve) {
     serve_options.boot.boot_window = std::chrono::seconds(boot_window_seconds);
+    serve_options.idle_spin = std::chrono::microseconds(idle_spin_us);
     // A boot must be answered within the firmware's timeouts.
     store.deadline = std::chrono::seconds(3);
     store.max_attempts = 2;

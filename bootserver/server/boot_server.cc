@@ -73,7 +73,7 @@ absl::Status RunBootServer(BootServerOptions options) {
   // io_context of this pool: a lock-step transfer's ACK is handled on the
   // thread that sent the block, a request never hops between threads. The
   // main io_context only accepts, answers DHCP and catches signals.
-  IoContextPool workers(threads);
+  IoContextPool workers(threads, options.idle_spin);
   HttpServerOptions http_options;
   http_options.address = http.host;
   http_options.port = http.port;

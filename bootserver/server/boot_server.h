@@ -1,10 +1,12 @@
 #ifndef MIDWIFE_BOOTSERVER_SERVER_BOOT_SERVER_H_
 #define MIDWIFE_BOOTSERVER_SERVER_BOOT_SERVER_H_
 
+#include <chrono>
 #include <string>
 
 #include "absl/status/status.h"
 #include "bootserver/boot/boot_service.h"
+#include "bootserver/server/idle_spin_policy.h"
 #include "statestore/client.h"
 
 namespace midwife::bootserver {
@@ -20,6 +22,11 @@ struct BootServerOptions {
   std::string advertise;
   std::string ready_file;
   int io_threads = 0;  // 0: one per core
+  // How long a worker thread out of work may poll for more before it
+  // sleeps, while its recent gaps were that short (IdleSpinPolicy; flag
+  // --idle-spin-us, 0 turns it off). It halves the round trip of a
+  // lock-step TFTP block whose ACK comes back within it.
+  std::chrono::microseconds idle_spin = kDefaultIdleSpin;
   BootServiceOptions boot;
   // A site boot server (docs/SITE_CACHE.md): pull what the repository lacks
   // from this boot server ("http://HOST:PORT"); empty: none. Pulled blobs go

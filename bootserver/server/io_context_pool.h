@@ -4,7 +4,7 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -22,14 +22,11 @@ class IoContextPool {
   // onto a fresh context then throws from inside the accept's initiation,
   // which Asio runs in a noexcept await_suspend, and the process ends.
   // Throws boost::system::system_error if the descriptors cannot be had now.
-  explicit IoContextPool(int size) {
-    for (int i = 0; i < std::max(1, size); ++i) {
-      contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
-      boost::asio::steady_timer make_reactor(*contexts_.back());
-      guards_.push_back(boost::asio::make_work_guard(*contexts_.back()));
-    }
-    for (auto& context : contexts_) threads_.emplace_back([c = context.get()] { c->run(); });
-  }
+  //
+  // `idle_spin`: how long a thread that ran out of work may keep polling
+  // for more before it sleeps, while its recent idle gaps were that short
+  // (IdleSpinPolicy); zero: it sleeps at once.
+  explicit IoContextPool(int size, std::chrono::microseconds idle_spin = {});
   ~IoContextPool() { Stop(); }
   IoContextPool(const IoContextPool&) = delete;
   IoContextPool& operator=(const IoContextPool&) = delete;
@@ -40,13 +37,7 @@ class IoContextPool {
   }
 
   // Stops every context and joins the threads; idempotent.
-  void Stop() {
-    guards_.clear();
-    for (auto& context : contexts_) context->stop();
-    for (auto& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
+  void Stop();
 
  private:
   using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
