@@ -203,8 +203,16 @@ absl::StatusOr<BootCfg> ParseBootCfg(std::string_view text) {
 
 std::string RenderBootCfg(const BootCfg& cfg) {
   std::string out;
+  // The module list is most of a boot.cfg; the rest is a few short lines.
+  size_t module_bytes = 0;
+  for (const BootModule& module : cfg.modules) {
+    module_bytes += module.path.size() + module.options.size() + 6;
+  }
+  out.reserve(512 + cfg.kernelopt.size() + cfg.prefix.size() + module_bytes);
   const auto emit = [&out](std::string_view key, std::string_view value) {
-    out.append(key).append("=").append(FoldWhiteSpace(value)).append("\n");
+    out.append(key).append("=");
+    AppendFoldedWhiteSpace(out, value);
+    out.append("\n");
   };
   const auto emit_if_set = [&emit](std::string_view key, const std::string& value) {
     if (!value.empty()) emit(key, value);
@@ -218,7 +226,16 @@ std::string RenderBootCfg(const BootCfg& cfg) {
                                               : absl::StrCat(cfg.kernel, " ", cfg.kernel_options));
   }
   emit_if_set("kernelopt", cfg.kernelopt);
-  if (!cfg.modules.empty()) emit("modules", RenderModuleList(cfg.modules));
+  if (!cfg.modules.empty()) {
+    // Written in place, then folded only if it needs it: a parsed or
+    // validated module list is folded already.
+    out.append("modules=");
+    const size_t list_start = out.size();
+    AppendModuleList(out, cfg.modules);
+    const std::string_view list = std::string_view(out).substr(list_start);
+    if (!IsFoldedWhiteSpace(list)) out.replace(list_start, std::string::npos, FoldWhiteSpace(list));
+    out.append("\n");
+  }
   emit_if_set("build", cfg.build);
   if (cfg.updated) emit("updated", absl::StrCat(*cfg.updated));
   // Sorted here as well so that a hand-built struct renders canonically.

@@ -59,25 +59,37 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::string FoldWhiteSpace(std::string_view text) {
-  // Most values are folded already (they were folded when parsed).
+bool IsFoldedWhiteSpace(std::string_view text) {
   bool folded = text.empty() || (text.front() != ' ' && text.back() != ' ');
   for (size_t i = 0; folded && i < text.size(); ++i) {
     folded = !IsSpace(text[i]) || (text[i] == ' ' && text[i - 1] != ' ');
   }
-  if (folded) return std::string(text);
-  std::string out;
-  out.reserve(text.size());
+  return folded;
+}
+
+void AppendFoldedWhiteSpace(std::string& out, std::string_view text) {
+  // Most values are folded already (they were folded when parsed).
+  if (IsFoldedWhiteSpace(text)) {
+    out.append(text);
+    return;
+  }
+  const size_t start = out.size();
   bool pending_space = false;
   for (char c : text) {
     if (IsSpace(c)) {
-      pending_space = !out.empty();
+      pending_space = out.size() > start;
       continue;
     }
     if (pending_space) out += ' ';
     pending_space = false;
     out += c;
   }
+}
+
+std::string FoldWhiteSpace(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  AppendFoldedWhiteSpace(out, text);
   return out;
 }
 
@@ -114,13 +126,22 @@ std::vector<BootModule> ParseModuleList(std::string_view value) {
 }
 
 std::string RenderModuleList(const std::vector<BootModule>& modules) {
-  return absl::StrJoin(modules, " --- ", [](std::string* out, const BootModule& module) {
-    out->append(module.path);
-    if (!module.options.empty()) {
-      out->append(" ");
-      out->append(module.options);
-    }
-  });
+  size_t bytes = 0;
+  for (const BootModule& module : modules) {
+    bytes += module.path.size() + module.options.size() + 1 + kModuleSeparator.size() + 2;
+  }
+  std::string out;
+  out.reserve(bytes);
+  AppendModuleList(out, modules);
+  return out;
+}
+
+void AppendModuleList(std::string& out, const std::vector<BootModule>& modules) {
+  for (size_t i = 0; i < modules.size(); ++i) {
+    if (i > 0) out.append(" ").append(kModuleSeparator).append(" ");
+    out.append(modules[i].path);
+    if (!modules[i].options.empty()) out.append(" ").append(modules[i].options);
+  }
 }
 
 bool IsAbsoluteBootPath(std::string_view path) {

@@ -39,6 +39,10 @@ struct BootModule {
 // to one space and trims both ends: the loader does this to every line before
 // reading it, so two files that differ only there boot the same way.
 std::string FoldWhiteSpace(std::string_view text);
+// The same, appended to `out` (no string of its own per value).
+void AppendFoldedWhiteSpace(std::string& out, std::string_view text);
+// Whether FoldWhiteSpace would leave `text` as it is.
+bool IsFoldedWhiteSpace(std::string_view text);
 
 // ASCII case-insensitive equality, as the loader compares keys and as FAT and
 // ISO 9660 compare names. (On std::string_view: Debian's Abseil has its own.)
@@ -51,6 +55,8 @@ std::vector<BootModule> ParseModuleList(std::string_view value);
 // them (path non-empty, no white space or "---" in the path, no "---" in the
 // options); then ParseModuleList(RenderModuleList(m)) == m.
 std::string RenderModuleList(const std::vector<BootModule>& modules);
+// The same, appended to `out`.
+void AppendModuleList(std::string& out, const std::vector<BootModule>& modules);
 
 // True when the loader takes `path` as is instead of under a prefix.
 bool IsAbsoluteBootPath(std::string_view path);

@@ -137,6 +137,7 @@ BootCfg ToBootCfg(const ImageManifest& image) {
   cfg.kernel = image.kernel.name;
   cfg.kernel_options = image.kernel.options;
   cfg.kernelopt = image.kernelopt;
+  cfg.modules.reserve(image.modules.size() + 1);  // + a host's state.tgz
   for (const ImageModule& module : image.modules)
     cfg.modules.push_back({module.name, module.options});
   cfg.build = image.build;

@@ -17,12 +17,14 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http.hpp>
+#include <optional>
 #include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "bootserver/http/http_request_adapter.h"
 #include "bootserver/http/http_response_head.h"
+#include "bootserver/http/tcp_cork.h"
 #include "bootserver/listen_address.h"
 #include "core/log.h"
 
@@ -80,6 +82,9 @@ struct Connection {
 // While a handler runs on the blocking pool, the client is not the one
 // keeping the connection waiting: no deadline, in effect.
 constexpr auto kNoDeadline = std::chrono::hours(24);
+// Files from this size on are sent corked (see Send): larger than one
+// sendfile call into a fresh connection's socket buffer usually takes.
+constexpr uint64_t kCorkFilesFrom = 256 * 1024;
 
 Task<void> Watch(std::shared_ptr<Connection> c) {
   while (!c->done) {
@@ -164,9 +169,7 @@ Task<bool> SendFile(Connection& c, const FileRange& range,
   co_return true;
 }
 
-iovec Iovec(std::string_view bytes) {
-  return iovec{const_cast<char*>(bytes.data()), bytes.size()};
-}
+iovec Iovec(std::string_view bytes) { return iovec{const_cast<char*>(bytes.data()), bytes.size()}; }
 
 Task<void> Linger(Connection& c) {
   const auto until = std::chrono::steady_clock::now() + kLingerTotal;
@@ -200,8 +203,7 @@ Task<void> ReadHeader(Connection& c, beast::flat_buffer& buffer, RequestParser& 
       ec = {};
     }
     auto space = buffer.prepare(beast::read_size(buffer, 65536));
-    const size_t n =
-        co_await c.socket.async_read_some(space, asio::redirect_error(kUseTask, ec));
+    const size_t n = co_await c.socket.async_read_some(space, asio::redirect_error(kUseTask, ec));
     buffer.commit(n);
     if (ec == asio::error::eof) {
       if (!parser.got_some()) {
@@ -303,8 +305,7 @@ Task<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
   while (!stopping) {
     boost::system::error_code ec;
     const Executor session = options.session_executor ? options.session_executor() : executor;
-    Socket socket =
-        co_await acceptor.async_accept(session, asio::redirect_error(kUseTask, ec));
+    Socket socket = co_await acceptor.async_accept(session, asio::redirect_error(kUseTask, ec));
     if (ec) {
       if (stopping || ec == asio::error::operation_aborted) co_return;
       ++counters.accept_errors;
@@ -339,8 +340,8 @@ Task<HttpResponse> HttpServer::Shared::Answer(Connection& c, const HttpRequest& 
   // coroutine resumes on its I/O thread.
   c.ExpireAfter(kNoDeadline);
   HttpResponse response = co_await asio::co_spawn(
-      blocking_pool,
-      [&]() -> asio::awaitable<HttpResponse> { co_return handlers.handle(request); }, kUseTask);
+      blocking_pool, [&]() -> asio::awaitable<HttpResponse> { co_return handlers.handle(request); },
+      kUseTask);
   c.ExpireAfter(options.io_timeout);
   co_return response;
 }
@@ -348,9 +349,15 @@ Task<HttpResponse> HttpServer::Shared::Answer(Connection& c, const HttpRequest& 
 Task<bool> HttpServer::Shared::Send(Connection& c, HttpResponse& response, bool keep_alive) {
   const std::string head = SerializeResponseHead(response, keep_alive);
   if (response.file && !response.head_only) {
-    // The head goes corked (MSG_MORE, as nginx's tcp_nopush) so it leaves in
-    // the same segment as the file's first bytes: a small module costs the
-    // client one wake-up, not two. sendfile's last bytes uncork it.
+    // A large file is sent corked from its head to its last byte (TcpCork):
+    // full segments only, however the sendfile calls fall. One wire-speed
+    // stream on loopback: 0.98-1.00x nginx corked, 0.79-0.84x not. A small
+    // one leaves in one sendfile call and is not worth the two extra
+    // system calls; its head goes with MSG_MORE instead, so it leaves in the
+    // same segment as the file's first bytes (the client wakes once, not
+    // twice), and sendfile's last bytes push it.
+    std::optional<TcpCork> cork;
+    if (response.file->length >= kCorkFilesFrom) cork.emplace(c.socket.native_handle());
     const int more = response.file->length > 0 ? MSG_MORE : 0;
     co_return co_await SendAll(c, {Iovec(head), iovec{}}, more, options.io_timeout) &&
         co_await SendFile(c, *response.file, options.io_timeout);
@@ -359,8 +366,8 @@ Task<bool> HttpServer::Shared::Send(Connection& c, HttpResponse& response, bool 
   co_return co_await SendAll(c, {Iovec(head), Iovec(body)}, 0, options.io_timeout);
 }
 
-Task<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_ptr<Shared> self,
-                                       Socket socket, [[maybe_unused]] ConnectionSlot slot) {
+Task<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_ptr<Shared> self, Socket socket,
+                                       [[maybe_unused]] ConnectionSlot slot) {
   boost::system::error_code ec;
   std::string remote = socket.remote_endpoint(ec).address().to_string();
   // The answers are written with plain system calls (SendAll, SendFile),

@@ -261,6 +261,25 @@ TEST(BootCfgRender, FoldsLineBreaksSoNoValueStartsALineOfItsOwn) {
   EXPECT_EQ(back.kernelopt, "a prefix=http://198.51.100.1/evil b");
 }
 
+// The module list is written in place and folded only when it needs it: a
+// hand-built module whose options hold a line break or a run of spaces
+// must not start a line of its own or differ from the parsed form.
+TEST(BootCfgRender, FoldsHandBuiltModuleOptionsInPlace) {
+  BootCfg cfg;
+  cfg.kernel = "/b.b00";
+  cfg.modules = {{"/a.b00", "x\nprefix=http://198.51.100.1/evil"}, {"/c.b00", "  y \t z "}};
+  cfg.build = "7.0";
+  const std::string text = RenderBootCfg(cfg);
+  EXPECT_EQ(text,
+            "kernel=/b.b00\n"
+            "modules=/a.b00 x prefix=http://198.51.100.1/evil --- /c.b00 y z\n"
+            "build=7.0\n");
+  const BootCfg back = ParseOrDie(text);
+  EXPECT_EQ(back.prefix, "");
+  ASSERT_EQ(back.modules.size(), 2u);
+  EXPECT_EQ(back.modules[1].options, "y z");
+}
+
 TEST(BootCfgRender, SortsHandBuiltLoaderOptions) {
   BootCfg cfg;
   cfg.loader_options = {{"errtimeout", "5"}, {"NoBootIf", "1"}};
