@@ -461,6 +461,10 @@ struct GroupResult {
   int resends = 0;
   int rrq_resends = 0;
   std::string first_error;
+  // When the first and the last transfer of the group finished, in seconds
+  // from the common start: a wide spread means some hosts waited on others.
+  double first_done_s = 0;
+  double last_done_s = 0;
 };
 
 // The CPU seconds a server has used so far.
@@ -514,6 +518,12 @@ GroupResult FetchMany(uint16_t port, const FetchRequest& request, int count,
     end = std::max(end, r.end);
   }
   const double seconds = std::chrono::duration<double>(end - start).count();
+  auto first = end;
+  for (const FetchResult& r : results) {
+    if (r.ok) first = std::min(first, r.end);
+  }
+  group.first_done_s = std::chrono::duration<double>(first - start).count();
+  group.last_done_s = seconds;
   group.mb_per_s = seconds > 0 ? static_cast<double>(bytes) / seconds / 1e6 : 0;
   return group;
 }
@@ -787,6 +797,7 @@ int Run(const Settings& settings) {
     const Blob& conc = blobs[1];
     FetchRequest conc_request{conc.name, 1468, 1};
     std::vector<double> mw, hpa, mw_cpu;
+    std::string spreads;
     for (int run = 0; run < settings.runs; ++run) {
       GroupResult g = FetchMany(midwife.port(), conc_request, settings.concurrent, conc.digest,
                                 conc.size, midwife_cpu);
@@ -797,11 +808,16 @@ int Run(const Settings& settings) {
                                 conc.size, hpa_cpu);
       report_failure("tftpd-hpa", "concurrent", h);
       hpa.push_back(h.mb_per_s);
+      spreads += absl::StrFormat("  run %d: midwife %.0f MB/s, first done %.2f s, last %.2f s; "
+                                 "tftpd-hpa %.0f MB/s, first %.2f s, last %.2f s\n",
+                                 run + 1, g.mb_per_s, g.first_done_s, g.last_done_s, h.mb_per_s,
+                                 h.first_done_s, h.last_done_s);
     }
     std::string label = absl::StrFormat("%d concurrent x %d MiB, blksize 1468 (total)",
                                         settings.concurrent, conc.size >> 20);
     std::printf("%-44s %12.1f %14.1f %8s %8s  %.2f\n", label.c_str(), Median(mw), Median(hpa),
                 Ratio(Median(mw), Median(hpa)).c_str(), ">=1.5x", Median(mw_cpu));
+    std::printf("%s", spreads.c_str());
   }
 
   // A storm: every transfer must finish, with no client-side timeouts.

@@ -119,6 +119,10 @@ int SendEach(int fd, const sockaddr* peer, socklen_t peer_length,
 
 int SendDatagrams(int fd, const sockaddr* peer, socklen_t peer_length,
                   std::span<const TwoPartDatagram> datagrams) {
+  if (datagrams.size() == 1) {
+    // A lock-step block: a plain sendmsg, without sendmmsg's vector to copy in.
+    return SendSegmented(fd, peer, peer_length, datagrams) >= 0 ? 1 : -1;
+  }
   int sent = 0;
   while (!datagrams.empty() && segmentation_works.load(std::memory_order_relaxed)) {
     const size_t n = SegmentRun(datagrams);

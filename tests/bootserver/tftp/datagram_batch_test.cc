@@ -58,6 +58,23 @@ TEST(SendDatagrams, SendsEachHeaderAndPayloadAsOneDatagramInOrderPastOneBatch) {
   }
 }
 
+// A lock-step block goes out alone, as one plain sendmsg: header and
+// payload joined, nothing before or after it.
+TEST(SendDatagrams, SendsALoneDatagramWhole) {
+  sockaddr_in receiver_address{}, sender_address{};
+  UniqueFd receiver = LoopbackSocket(receiver_address);
+  UniqueFd sender = LoopbackSocket(sender_address);
+  const std::string header{'\0', '\3', '\0', '\7'};
+  const std::string payload(1468, 'p');
+  const TwoPartDatagram one[] = {{header, payload}};
+  ASSERT_EQ(SendDatagrams(sender.get(), reinterpret_cast<sockaddr*>(&receiver_address),
+                          sizeof(receiver_address), one),
+            1);
+  EXPECT_EQ(ReceiveOne(receiver.get()), header + payload);
+  char extra;
+  EXPECT_LT(::recv(receiver.get(), &extra, 1, MSG_DONTWAIT), 0) << "a second datagram arrived";
+}
+
 // A TFTP window: DATA packets of one size and a short last one, as the
 // kernel's segmentation offload takes them, and packets too large to be
 // segmented together. Each must arrive as its own datagram, in order.
