@@ -499,6 +499,7 @@ GroupResult FetchMany(uint16_t port, const FetchRequest& request, int count,
   GroupResult group;
   group.server_cpu_seconds = server_cpu() - cpu_before;
   auto end = start;
+  auto first = Clock::time_point::max();
   uint64_t bytes = 0;
   for (size_t i = 0; i < results.size(); ++i) {
     const FetchResult& r = results[i];
@@ -516,13 +517,10 @@ GroupResult FetchMany(uint16_t port, const FetchRequest& request, int count,
     }
     bytes += r.bytes;
     end = std::max(end, r.end);
+    first = std::min(first, r.end);
   }
   const double seconds = std::chrono::duration<double>(end - start).count();
-  auto first = end;
-  for (const FetchResult& r : results) {
-    if (r.ok) first = std::min(first, r.end);
-  }
-  group.first_done_s = std::chrono::duration<double>(first - start).count();
+  group.first_done_s = std::chrono::duration<double>(std::min(first, end) - start).count();
   group.last_done_s = seconds;
   group.mb_per_s = seconds > 0 ? static_cast<double>(bytes) / seconds / 1e6 : 0;
   return group;

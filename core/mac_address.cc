@@ -1,7 +1,5 @@
 #include "core/mac_address.h"
 
-#include <cstdio>
-
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
@@ -61,8 +59,8 @@ absl::StatusOr<MacAddress> MacAddress::Parse(std::string_view text) {
       break;
     case 20:
       // BOOTIF: "01-" (hardware type 1, Ethernet) then the dashed address.
-      parsed =
-          text.substr(0, 3) == "01-" && ReadDigits(text.substr(3), '-', {2, 4, 6, 8, 10}, bytes);
+      parsed = text.substr(0, 3) == "01-" &&
+               ReadDigits(text.substr(3), '-', {2, 4, 6, 8, 10}, bytes);
       break;
     default:
       break;
@@ -81,8 +79,8 @@ absl::StatusOr<MacAddress> MacAddress::FromBytes(const Bytes& bytes) {
   if (bytes[0] & 0x01) {
     bool broadcast = true;
     for (uint8_t b : bytes) broadcast = broadcast && b == 0xff;
-    return absl::InvalidArgumentError(broadcast ? "the broadcast address names no host"
-                                                : "a multicast address names no host");
+    return absl::InvalidArgumentError(
+        broadcast ? "the broadcast address names no host" : "a multicast address names no host");
   }
   bool zero = true;
   for (uint8_t b : bytes) zero = zero && b == 0;

@@ -204,11 +204,7 @@ absl::StatusOr<BootCfg> ParseBootCfg(std::string_view text) {
 std::string RenderBootCfg(const BootCfg& cfg) {
   std::string out;
   // The module list is most of a boot.cfg; the rest is a few short lines.
-  size_t module_bytes = 0;
-  for (const BootModule& module : cfg.modules) {
-    module_bytes += module.path.size() + module.options.size() + 6;
-  }
-  out.reserve(512 + cfg.kernelopt.size() + cfg.prefix.size() + module_bytes);
+  out.reserve(512 + cfg.kernelopt.size() + cfg.prefix.size() + ModuleListBytes(cfg.modules));
   const auto emit = [&out](std::string_view key, std::string_view value) {
     out.append(key).append("=");
     AppendFoldedWhiteSpace(out, value);

@@ -125,13 +125,18 @@ std::vector<BootModule> ParseModuleList(std::string_view value) {
   return modules;
 }
 
-std::string RenderModuleList(const std::vector<BootModule>& modules) {
+size_t ModuleListBytes(const std::vector<BootModule>& modules) {
   size_t bytes = 0;
   for (const BootModule& module : modules) {
-    bytes += module.path.size() + module.options.size() + 1 + kModuleSeparator.size() + 2;
+    // Its path, " " and its options, and " --- " before the next.
+    bytes += module.path.size() + 1 + module.options.size() + kModuleSeparator.size() + 2;
   }
+  return bytes;
+}
+
+std::string RenderModuleList(const std::vector<BootModule>& modules) {
   std::string out;
-  out.reserve(bytes);
+  out.reserve(ModuleListBytes(modules));
   AppendModuleList(out, modules);
   return out;
 }

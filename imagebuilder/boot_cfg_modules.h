@@ -57,6 +57,8 @@ std::vector<BootModule> ParseModuleList(std::string_view value);
 std::string RenderModuleList(const std::vector<BootModule>& modules);
 // The same, appended to `out`.
 void AppendModuleList(std::string& out, const std::vector<BootModule>& modules);
+// At least the bytes RenderModuleList(modules) takes, to reserve.
+size_t ModuleListBytes(const std::vector<BootModule>& modules);
 
 // True when the loader takes `path` as is instead of under a prefix.
 bool IsAbsoluteBootPath(std::string_view path);

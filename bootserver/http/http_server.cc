@@ -169,7 +169,9 @@ Task<bool> SendFile(Connection& c, const FileRange& range,
   co_return true;
 }
 
-iovec Iovec(std::string_view bytes) { return iovec{const_cast<char*>(bytes.data()), bytes.size()}; }
+iovec Iovec(std::string_view bytes) {
+  return iovec{const_cast<char*>(bytes.data()), bytes.size()};
+}
 
 Task<void> Linger(Connection& c) {
   const auto until = std::chrono::steady_clock::now() + kLingerTotal;
@@ -203,7 +205,8 @@ Task<void> ReadHeader(Connection& c, beast::flat_buffer& buffer, RequestParser& 
       ec = {};
     }
     auto space = buffer.prepare(beast::read_size(buffer, 65536));
-    const size_t n = co_await c.socket.async_read_some(space, asio::redirect_error(kUseTask, ec));
+    const size_t n =
+        co_await c.socket.async_read_some(space, asio::redirect_error(kUseTask, ec));
     buffer.commit(n);
     if (ec == asio::error::eof) {
       if (!parser.got_some()) {
@@ -305,7 +308,8 @@ Task<void> HttpServer::Shared::Accept(std::shared_ptr<Shared> self) {
   while (!stopping) {
     boost::system::error_code ec;
     const Executor session = options.session_executor ? options.session_executor() : executor;
-    Socket socket = co_await acceptor.async_accept(session, asio::redirect_error(kUseTask, ec));
+    Socket socket =
+        co_await acceptor.async_accept(session, asio::redirect_error(kUseTask, ec));
     if (ec) {
       if (stopping || ec == asio::error::operation_aborted) co_return;
       ++counters.accept_errors;
@@ -340,8 +344,8 @@ Task<HttpResponse> HttpServer::Shared::Answer(Connection& c, const HttpRequest& 
   // coroutine resumes on its I/O thread.
   c.ExpireAfter(kNoDeadline);
   HttpResponse response = co_await asio::co_spawn(
-      blocking_pool, [&]() -> asio::awaitable<HttpResponse> { co_return handlers.handle(request); },
-      kUseTask);
+      blocking_pool,
+      [&]() -> asio::awaitable<HttpResponse> { co_return handlers.handle(request); }, kUseTask);
   c.ExpireAfter(options.io_timeout);
   co_return response;
 }
@@ -366,8 +370,8 @@ Task<bool> HttpServer::Shared::Send(Connection& c, HttpResponse& response, bool 
   co_return co_await SendAll(c, {Iovec(head), Iovec(body)}, 0, options.io_timeout);
 }
 
-Task<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_ptr<Shared> self, Socket socket,
-                                       [[maybe_unused]] ConnectionSlot slot) {
+Task<void> HttpServer::Shared::Session([[maybe_unused]] std::shared_ptr<Shared> self,
+                                       Socket socket, [[maybe_unused]] ConnectionSlot slot) {
   boost::system::error_code ec;
   std::string remote = socket.remote_endpoint(ec).address().to_string();
   // The answers are written with plain system calls (SendAll, SendFile),

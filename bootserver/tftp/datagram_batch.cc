@@ -105,7 +105,10 @@ int SendEach(int fd, const sockaddr* peer, socklen_t peer_length,
     }
     int r;
     do {
-      r = ::sendmmsg(fd, messages.data(), static_cast<unsigned>(n), 0);
+      // One alone (a lock-step block, a window's odd last one) goes as a
+      // plain sendmsg, without sendmmsg's vector to copy in.
+      r = n == 1 ? (::sendmsg(fd, &messages[0].msg_hdr, 0) < 0 ? -1 : 1)
+                 : ::sendmmsg(fd, messages.data(), static_cast<unsigned>(n), 0);
     } while (r < 0 && errno == EINTR);
     if (r < 0) return sent > 0 ? sent : -1;
     sent += r;
@@ -119,10 +122,6 @@ int SendEach(int fd, const sockaddr* peer, socklen_t peer_length,
 
 int SendDatagrams(int fd, const sockaddr* peer, socklen_t peer_length,
                   std::span<const TwoPartDatagram> datagrams) {
-  if (datagrams.size() == 1) {
-    // A lock-step block: a plain sendmsg, without sendmmsg's vector to copy in.
-    return SendSegmented(fd, peer, peer_length, datagrams) >= 0 ? 1 : -1;
-  }
   int sent = 0;
   while (!datagrams.empty() && segmentation_works.load(std::memory_order_relaxed)) {
     const size_t n = SegmentRun(datagrams);
